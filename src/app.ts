@@ -1,0 +1,134 @@
+// Composition root: builds every part from the configuration and wires them together.
+import path from 'node:path';
+import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type TurnContext } from 'botbuilder';
+import type { Server } from 'restify';
+import { AccessPackagesBot } from './bot/accessPackagesBot';
+import { CardRenderer } from './bot/cards';
+import { TenantGuard } from './bot/tenantGuard';
+import { applyCatalog, formatApplyReport } from './catalog/applyCatalog';
+import { formatCatalogError, loadCatalogFile } from './catalog/catalogFile';
+import { type Clock, systemClock } from './clock';
+import type { Config } from './config';
+import { LocalDirectory } from './directory/localDirectory';
+import type { Directory } from './directory/port';
+import { createHttpServer, listen } from './http/server';
+import { createLogger, type Logger } from './logger';
+import { Scheduler } from './scheduler/scheduler';
+import { TaskRunner } from './scheduler/taskRunner';
+import { openStore } from './store/openStore';
+import type { DocumentStore } from './store/port';
+import { openRepositories, type Repositories } from './store/repositories';
+
+/** Start-up refused for a reason the operator must fix; the message says what and where. */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+export interface AppOverrides {
+  store?: DocumentStore;
+  directory?: Directory;
+  clock?: Clock;
+  logger?: Logger;
+  /** Interface to listen on; all interfaces when absent. */
+  host?: string;
+  /** Start the scheduler loop (tests drive `scheduler.tick()` themselves). */
+  startScheduler?: boolean;
+}
+
+export interface RunningApp {
+  port: number;
+  server: Server;
+  store: DocumentStore;
+  repositories: Repositories;
+  directory: Directory;
+  adapter: CloudAdapter;
+  bot: AccessPackagesBot;
+  scheduler: Scheduler;
+  taskRunner: TaskRunner;
+  clock: Clock;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export async function startApp(config: Config, overrides: AppOverrides = {}): Promise<RunningApp> {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const clock = overrides.clock ?? systemClock;
+
+  // Validate the catalog before touching the store: a bad file changes nothing.
+  const catalog = await loadCatalogFile(config.catalogFile);
+  if (!catalog.ok) {
+    throw new StartupError(
+      [`The catalog file ${config.catalogFile} is invalid (${catalog.errors.length} error(s)):`, ...catalog.errors.map(formatCatalogError)].join('\n'),
+    );
+  }
+
+  const directory =
+    overrides.directory ??
+    (await LocalDirectory.open({ file: config.localDirectoryFile, stateFile: path.join(config.dataDir, 'local-directory-state.json') }));
+
+  const store = overrides.store ?? (await openStore({ mongodbUri: config.mongodbUri, dataDir: config.dataDir }));
+  try {
+    const repositories = await openRepositories(store, clock);
+    const report = await applyCatalog(catalog.catalog, repositories);
+    logger.info({ catalogFile: config.catalogFile }, `catalog applied: ${formatApplyReport(report)}`);
+
+    const auth = new ConfigurationBotFrameworkAuthentication({
+      MicrosoftAppId: config.bot.appId,
+      MicrosoftAppPassword: config.bot.appPassword,
+      MicrosoftAppType: config.bot.appType,
+      MicrosoftAppTenantId: config.bot.appTenantId,
+    });
+    const adapter = new CloudAdapter(auth);
+    adapter.use(new TenantGuard(config.tenantId, logger));
+    adapter.onTurnError = async (context: TurnContext, error: Error) => {
+      logger.error({ err: error, activityType: context.activity.type }, 'unhandled error in a turn');
+      if (context.activity.type === 'message') {
+        await context.sendActivity('Sorry, something went wrong on my side. Please try again in a moment.');
+      }
+    };
+
+    const bot = new AccessPackagesBot({
+      cards: new CardRenderer(),
+      conversationReferences: repositories.conversationReferences,
+      clock,
+      logger,
+    });
+
+    const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 5 * 60_000, maxPerTick: 500 });
+    const scheduler = new Scheduler([taskRunner], config.schedulerIntervalMs, logger);
+
+    const server = createHttpServer({ adapter, bot, store, logger });
+    const port = await listen(server, config.port, overrides.host);
+    if (overrides.startScheduler !== false) scheduler.start();
+
+    logger.info(
+      { port, store: store.kind, directory: directory.kind, auth: config.bot.appId ? config.bot.appType : 'disabled', tenant: config.tenantId ?? 'any' },
+      'Access Packages bot is listening',
+    );
+
+    return {
+      port,
+      server,
+      store,
+      repositories,
+      directory,
+      adapter,
+      bot,
+      scheduler,
+      taskRunner,
+      clock,
+      logger,
+      async close() {
+        await scheduler.stop();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        if (!overrides.store) await store.close();
+      },
+    };
+  } catch (error) {
+    if (!overrides.store) await store.close();
+    throw error;
+  }
+}

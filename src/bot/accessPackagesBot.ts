@@ -1,0 +1,151 @@
+import {
+  type AdaptiveCardInvokeResponse,
+  type AdaptiveCardInvokeValue,
+  type Attachment,
+  TeamsActivityHandler,
+  TurnContext,
+} from 'botbuilder';
+import type { Clock } from '../clock';
+import type { Logger } from '../logger';
+import type { ConversationReferenceRepository } from '../store/repositories/conversationReferences';
+import type { CardRenderer, AdaptiveCardJson } from './cards';
+import { CHAT_COMMANDS, parseCommand, suggestCommand } from './commands';
+import { helpCard, noticeCard, quoteUserText, unknownCommandCard } from './views';
+
+export interface BotDependencies {
+  cards: CardRenderer;
+  conversationReferences: ConversationReferenceRepository;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** A card-button press, decoded the same way for Action.Execute and Action.Submit. */
+interface CardAction {
+  verb: string;
+  data: Record<string, unknown>;
+}
+
+type ActionHandler = (context: TurnContext, action: CardAction) => Promise<AdaptiveCardJson>;
+
+const MAX_TEXT_LENGTH = 2000;
+
+/**
+ * Teams I/O only: decodes activities, delegates, and renders the answer as a card.
+ * Business rules live in the domain and services, never here.
+ */
+export class AccessPackagesBot extends TeamsActivityHandler {
+  private readonly actions = new Map<string, ActionHandler>();
+
+  constructor(private readonly deps: BotDependencies) {
+    super();
+    this.actions.set('help', async () => this.deps.cards.render('help', helpCard(CHAT_COMMANDS, false)));
+
+    this.onMessage(async (context, next) => {
+      await this.rememberConversation(context);
+      const submitted = decodeSubmit(context.activity.value);
+      if (submitted) await this.replyToSubmit(context, submitted);
+      else await this.replyToText(context);
+      await next();
+    });
+
+    this.onMembersAdded(async (context, next) => {
+      const botWasAdded = (context.activity.membersAdded ?? []).some((m) => m.id === context.activity.recipient.id);
+      if (botWasAdded) await this.welcome(context);
+      await next();
+    });
+
+    this.onInstallationUpdateAdd(async (context, next) => {
+      await this.welcome(context);
+      await next();
+    });
+  }
+
+  protected override async onAdaptiveCardInvoke(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
+    await this.rememberConversation(context);
+    const action = decodeAction(invokeValue?.action?.verb, invokeValue?.action?.data);
+    const card = action ? await this.perform(context, action) : this.badAction();
+    return { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card };
+  }
+
+  private async replyToText(context: TurnContext): Promise<void> {
+    const raw = TurnContext.removeRecipientMention(context.activity) ?? context.activity.text ?? '';
+    if (raw.length > MAX_TEXT_LENGTH) {
+      await this.sendCard(context, 'notice', noticeCard('That message is too long', `Commands are short: at most ${MAX_TEXT_LENGTH} characters. Type help to see them.`, 'warning'));
+      return;
+    }
+    const parsed = parseCommand(raw);
+    if (parsed.command?.name === 'help' || parsed.text === '') {
+      await this.sendCard(context, 'help', helpCard(CHAT_COMMANDS, false));
+      return;
+    }
+    this.deps.logger.info({ text: quoteUserText(parsed.text, 40) }, 'unknown command');
+    await this.sendCard(context, 'unknownCommand', unknownCommandCard(parsed.text, CHAT_COMMANDS, false, suggestCommand(parsed.text)));
+  }
+
+  private async replyToSubmit(context: TurnContext, action: CardAction): Promise<void> {
+    const card = await this.perform(context, action);
+    await context.sendActivity({ attachments: [cardAttachment(card)] });
+  }
+
+  private async perform(context: TurnContext, action: CardAction): Promise<AdaptiveCardJson> {
+    const handler = this.actions.get(action.verb);
+    if (!handler) return this.badAction(action.verb);
+    return handler(context, action);
+  }
+
+  private badAction(verb?: string): AdaptiveCardJson {
+    const what = verb ? `"${quoteUserText(verb, 40)}"` : 'without a valid action';
+    return this.deps.cards.render(
+      'notice',
+      noticeCard("That button didn't work", `The card sent an action I don't know (${what}). It may come from an older version of this app: type help to start again.`, 'warning'),
+    );
+  }
+
+  private async welcome(context: TurnContext): Promise<void> {
+    await this.rememberConversation(context);
+    const firstTime = await this.deps.conversationReferences.markWelcomed(context.activity.conversation.id);
+    // Teams sends both installationUpdate and conversationUpdate on install: welcome once.
+    if (!firstTime) return;
+    await this.sendCard(context, 'welcome', { name: firstName(context.activity.from?.name) });
+  }
+
+  /** Stores where to reach this user later (approval cards, status, expiry warnings). */
+  private async rememberConversation(context: TurnContext): Promise<void> {
+    const { activity } = context;
+    const userId = activity.from?.aadObjectId;
+    const conversationType = activity.conversation?.conversationType;
+    if (!userId || (conversationType && conversationType !== 'personal')) return;
+    await this.deps.conversationReferences.save({
+      id: userId,
+      tenantId: activity.conversation.tenantId,
+      reference: TurnContext.getConversationReference(activity) as Record<string, unknown>,
+      updatedAt: this.deps.clock.now(),
+    });
+  }
+
+  private async sendCard(context: TurnContext, template: string, data: object): Promise<void> {
+    await context.sendActivity({ attachments: [this.deps.cards.attachment(template, data)] });
+  }
+}
+
+function cardAttachment(card: AdaptiveCardJson): Attachment {
+  return { contentType: 'application/vnd.microsoft.card.adaptive', content: card };
+}
+
+function firstName(name: string | undefined): string {
+  return name?.trim().split(/\s+/)[0] ?? '';
+}
+
+/** Card data is untrusted: only a plain object with a short string verb is an action. */
+export function decodeAction(verb: unknown, data: unknown): CardAction | undefined {
+  if (typeof verb !== 'string' || verb.length === 0 || verb.length > 64) return undefined;
+  const payload = typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : {};
+  return { verb, data: payload };
+}
+
+/** Action.Submit (the fallback of Action.Execute) arrives as a message whose value holds the data. */
+function decodeSubmit(value: unknown): CardAction | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const data = value as Record<string, unknown>;
+  return decodeAction(data.verb, data) ?? { verb: '', data };
+}

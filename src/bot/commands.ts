@@ -1,0 +1,66 @@
+// The chat commands the bot understands. The help card and the unknown-command card are
+// built from this list, so a new command shows up in both by being added here.
+
+export interface ChatCommand {
+  name: string;
+  usage: string;
+  description: string;
+  aliases: string[];
+  /** Verb of the card button that does the same, when there is one. */
+  buttonVerb?: string;
+  buttonTitle?: string;
+  adminOnly: boolean;
+}
+
+export const CHAT_COMMANDS: readonly ChatCommand[] = [
+  {
+    name: 'help',
+    usage: 'help',
+    description: 'Show what you can do here.',
+    aliases: ['?', 'hi', 'hello', 'start', 'menu'],
+    adminOnly: false,
+  },
+];
+
+export interface ParsedCommand {
+  command?: ChatCommand;
+  /** The words after the command. */
+  args: string[];
+  /** The text as typed, trimmed, for messages. */
+  text: string;
+}
+
+/** Maps typed text (mention already removed) to a command; unknown text gets no command. */
+export function parseCommand(rawText: string, commands: readonly ChatCommand[] = CHAT_COMMANDS): ParsedCommand {
+  const text = rawText.replace(/\s+/g, ' ').trim();
+  const [first = '', ...args] = text.split(' ');
+  const word = first.toLowerCase().replace(/^\//, '');
+  const command = commands.find((c) => c.name === word || c.aliases.includes(word));
+  return { command, args, text };
+}
+
+/** The known command closest to a mistyped word (edit distance ≤ 2), for "did you mean". */
+export function suggestCommand(rawText: string, commands: readonly ChatCommand[] = CHAT_COMMANDS): string | undefined {
+  const word = rawText.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+  if (word.length < 3) return undefined;
+  let best: { name: string; distance: number } | undefined;
+  for (const command of commands) {
+    const distance = editDistance(word, command.name);
+    if (distance <= 2 && (!best || distance < best.distance)) best = { name: command.name, distance };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let previousDiagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previousDiagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previousDiagonal = above;
+    }
+  }
+  return row[b.length]!;
+}

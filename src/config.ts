@@ -1,0 +1,129 @@
+// Every setting the bot reads, in one place: typed, with defaults, validated at start-up.
+// A bad value stops start-up with one line naming the variable and what is expected.
+import path from 'node:path';
+
+export type AppType = 'MultiTenant' | 'SingleTenant' | 'UserAssignedMSI';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  port: number;
+  dataDir: string;
+  mongodbUri?: string;
+  catalogFile: string;
+  localDirectoryFile: string;
+  /** When set, activities from any other tenant are refused. */
+  tenantId?: string;
+  bot: {
+    appId: string;
+    appPassword?: string;
+    appType: AppType;
+    appTenantId?: string;
+  };
+  adminGroupId?: string;
+  adminUserIds: string[];
+  schedulerIntervalMs: number;
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly expected: string,
+    readonly got?: string,
+  ) {
+    super(`Configuration error: ${variable} must be ${expected}${got === undefined ? '' : ` (got "${got}")`}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+// Each reader names its variable and what it expects, so errors are specific.
+function text(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `an integer from ${min} to ${max}`, raw);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const match = allowed.find((a) => a.toLowerCase() === raw.toLowerCase());
+  if (!match) throw new ConfigError(name, `one of ${allowed.join(', ')}`, raw);
+  return match;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function guid(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && !GUID.test(raw)) throw new ConfigError(name, 'a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47', raw);
+  return raw;
+}
+
+function token(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && /\s/.test(raw)) throw new ConfigError(name, 'a single id without spaces', raw);
+  return raw;
+}
+
+function mongoUri(env: Env): string | undefined {
+  const raw = text(env, 'MONGODB_URI');
+  if (raw !== undefined && !/^mongodb(\+srv)?:\/\/.+/.test(raw)) {
+    // The value may hold a password: never echo it.
+    throw new ConfigError('MONGODB_URI', 'a MongoDB connection string starting with mongodb:// or mongodb+srv://');
+  }
+  return raw;
+}
+
+function idList(env: Env, name: string): string[] {
+  const raw = text(env, name);
+  if (raw === undefined) return [];
+  const ids = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = ids.find((id) => /\s/.test(id));
+  if (bad) throw new ConfigError(name, 'a comma-separated list of object ids', raw);
+  return ids;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const APP_TYPES: readonly AppType[] = ['MultiTenant', 'SingleTenant', 'UserAssignedMSI'];
+
+/** Reads the configuration from `env`; `cwd` anchors the relative default paths. */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const appId = text(env, 'MicrosoftAppId') ?? '';
+  const appType = oneOf(env, 'MicrosoftAppType', APP_TYPES, 'MultiTenant');
+  const appTenantId = guid(env, 'MicrosoftAppTenantId');
+  const appPassword = text(env, 'MicrosoftAppPassword');
+
+  if (appId && !GUID.test(appId)) throw new ConfigError('MicrosoftAppId', 'the bot\'s app (client) id, a GUID, or empty to disable auth for local use', appId);
+  if (appId && appType !== 'UserAssignedMSI' && !appPassword) {
+    throw new ConfigError('MicrosoftAppPassword', `set when MicrosoftAppId is set and MicrosoftAppType is ${appType}`);
+  }
+  if (appId && appType !== 'MultiTenant' && !appTenantId) {
+    throw new ConfigError('MicrosoftAppTenantId', `set (the bot's tenant GUID) when MicrosoftAppType is ${appType}`);
+  }
+
+  return {
+    port: integer(env, 'PORT', 3978, 1, 65535),
+    dataDir: path.resolve(cwd, text(env, 'DATA_DIR') ?? 'data'),
+    mongodbUri: mongoUri(env),
+    catalogFile: path.resolve(cwd, text(env, 'CATALOG_FILE') ?? 'examples/catalog.yaml'),
+    localDirectoryFile: path.resolve(cwd, text(env, 'LOCAL_DIRECTORY_FILE') ?? 'examples/directory.yaml'),
+    // Not forced to a GUID: local emulators use short fake tenant ids.
+    tenantId: token(env, 'TENANT_ID'),
+    bot: { appId, appPassword, appType, appTenantId },
+    adminGroupId: text(env, 'ADMIN_GROUP_ID'),
+    adminUserIds: idList(env, 'ADMIN_USER_IDS'),
+    schedulerIntervalMs: integer(env, 'SCHEDULER_INTERVAL_MS', 15000, 100, 3_600_000),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+}

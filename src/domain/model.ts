@@ -1,0 +1,267 @@
+// Domain model. Names follow Entra's Graph resources (camelCase), see shared/DESIGN.md §3.
+// Pure types: no I/O here. Stored documents use `_id` = the domain id so both store
+// adapters (NeDB and MongoDB) key them identically.
+
+export type ResourceType = 'group' | 'application' | 'sharePointSite' | 'directoryRole';
+
+export interface ResourceRoleDefinition {
+  /** group: 'member' | 'owner'; application: appRole id; site: 'member' | 'owner'; directoryRole: role definition id. */
+  id: string;
+  displayName: string;
+}
+
+export interface Resource {
+  id: string;
+  type: ResourceType;
+  /** Entra object id (group, service principal, site's Microsoft 365 group, role definition). */
+  originId: string;
+  displayName: string;
+  description?: string;
+  roles: ResourceRoleDefinition[];
+}
+
+export interface Catalog {
+  id: string;
+  displayName: string;
+  description: string;
+  enabled: boolean;
+  externalUsersEnabled: boolean;
+  resources: Resource[];
+}
+
+export interface ResourceRoleRef {
+  resource: string;
+  /** Resolved role id (group: member|owner; application: appRole id). */
+  role: string;
+}
+
+export type ApproverRef = { user: string } | { group: string } | { manager: true };
+
+export interface ApprovalStage {
+  approvers: ApproverRef[];
+  fallbackApprovers: ApproverRef[];
+  approverJustificationRequired: boolean;
+  /** ISO 8601 duration. */
+  durationBeforeAutomaticDenial: string;
+  escalation?: { after: string; approvers: ApproverRef[] };
+}
+
+export interface ApprovalSettings {
+  required: boolean;
+  requestorJustificationRequired: boolean;
+  stages: ApprovalStage[];
+}
+
+export type AllowedRequestors =
+  | { scope: 'specificDirectoryUsers'; users: string[]; groups: string[] }
+  | { scope: 'allMemberUsers' }
+  | { scope: 'allDirectoryUsers' }
+  | { scope: 'notSpecified' };
+
+export type QuestionType = 'text' | 'longText' | 'choice';
+
+export interface Question {
+  id: string;
+  text: string;
+  type: QuestionType;
+  choices: { value: string; displayName: string }[];
+  allowsMultipleSelections: boolean;
+  required: boolean;
+  regex?: string;
+  /** Shown when the answer does not match `regex`. */
+  regexMessage?: string;
+  maxLength: number;
+}
+
+export type Expiration =
+  | { type: 'noExpiration' }
+  | { type: 'onDate'; date: Date }
+  | { type: 'afterDuration'; duration: string };
+
+export interface Lifecycle {
+  expiration: Expiration;
+  requestorCanChooseSchedule: boolean;
+  extension: { allowed: boolean; requiresApproval: boolean };
+}
+
+/** Assignment policy. Stored in its own collection (keyed by packageId + id) so eligibility can be queried by index. */
+export interface Policy {
+  id: string;
+  packageId: string;
+  displayName: string;
+  description: string;
+  enabled: boolean;
+  allowedRequestors: AllowedRequestors;
+  approval: ApprovalSettings;
+  questions: Question[];
+  lifecycle: Lifecycle;
+}
+
+export interface AccessPackage {
+  id: string;
+  catalog: string;
+  displayName: string;
+  description: string;
+  hidden: boolean;
+  resourceRoles: ResourceRoleRef[];
+  incompatibleAccessPackages: string[];
+  incompatibleGroups: string[];
+}
+
+export type RequestType = 'add' | 'extend' | 'remove' | 'adminAdd' | 'adminRemove';
+
+export type RequestState =
+  | 'pendingApproval'
+  | 'scheduled'
+  | 'delivering'
+  | 'delivered'
+  | 'partiallyDelivered'
+  | 'deliveryFailed'
+  | 'denied'
+  | 'canceled'
+  | 'timedOut';
+
+export const FINAL_REQUEST_STATES: readonly RequestState[] = [
+  'delivered',
+  'partiallyDelivered',
+  'deliveryFailed',
+  'denied',
+  'canceled',
+  'timedOut',
+];
+
+export interface Decision {
+  approverId: string;
+  decision: 'approve' | 'deny';
+  justification?: string;
+  at: Date;
+}
+
+export interface RequestStage {
+  index: number;
+  /** Resolved approver object ids at the time the stage started. */
+  approverIds: string[];
+  startedAt?: Date;
+  decision?: Decision;
+  escalatedAt?: Date;
+}
+
+export interface Schedule {
+  startAt?: Date;
+  expiresAt?: Date;
+}
+
+export interface HistoryEntry {
+  at: Date;
+  actorId: string;
+  action: string;
+  details?: string;
+}
+
+export interface AccessRequest {
+  id: string;
+  type: RequestType;
+  packageId: string;
+  policyId: string;
+  requesterId: string;
+  targetUserId: string;
+  justification?: string;
+  answers: { questionId: string; value: string | string[] }[];
+  schedule: Schedule;
+  state: RequestState;
+  currentStage?: number;
+  stages: RequestStage[];
+  assignmentId?: string;
+  createdAt: Date;
+  updatedAt: Date;
+  history: HistoryEntry[];
+}
+
+export type AssignmentState =
+  | 'delivering'
+  | 'delivered'
+  | 'partiallyDelivered'
+  | 'deliveryFailed'
+  | 'expired'
+  | 'removed';
+
+export const ACTIVE_ASSIGNMENT_STATES: readonly AssignmentState[] = [
+  'delivering',
+  'delivered',
+  'partiallyDelivered',
+  'deliveryFailed',
+];
+
+export type RoleDeliveryState = 'pending' | 'delivered' | 'failed' | 'removing' | 'removed';
+
+export interface DeliveredRole {
+  resource: string;
+  role: string;
+  state: RoleDeliveryState;
+  error?: string;
+}
+
+export interface Assignment {
+  id: string;
+  packageId: string;
+  policyId: string;
+  userId: string;
+  state: AssignmentState;
+  startAt: Date;
+  /** Absent for noExpiration. */
+  expiresAt?: Date;
+  roles: DeliveredRole[];
+  requestIds: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Ledger row: who holds (user, resource origin, role) and whether the user had it before us. */
+export interface Grant {
+  id: string;
+  userId: string;
+  resourceType: ResourceType;
+  originId: string;
+  role: string;
+  heldBy: string[];
+  preExisting: boolean;
+  updatedAt: Date;
+}
+
+export type TaskState = 'pending' | 'done' | 'failed';
+
+/** A durable unit of work (outbox): claimed with a lease, retried with back-off. */
+export interface Task {
+  id: string;
+  type: string;
+  payload: Record<string, unknown>;
+  state: TaskState;
+  dueAt: Date;
+  attempts: number;
+  leaseOwner?: string;
+  leaseUntil?: Date;
+  lastError?: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ConversationRef {
+  /** The user's Entra object id. */
+  id: string;
+  tenantId?: string;
+  /** Bot Framework ConversationReference, stored as received. */
+  reference: Record<string, unknown>;
+  updatedAt: Date;
+}
+
+export interface AuditEvent {
+  id: string;
+  at: Date;
+  actorId: string;
+  action: string;
+  packageId?: string;
+  userId?: string;
+  requestId?: string;
+  assignmentId?: string;
+  details?: Record<string, unknown>;
+}

@@ -1,0 +1,30 @@
+// Process entry: configuration, start-up, and a clean stop on SIGINT/SIGTERM.
+import { StartupError, startApp } from './app';
+import { ConfigError, loadConfig } from './config';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const app = await startApp(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.logger.info({ signal }, 'stopping');
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        app.logger.error({ err: error }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  // Operator-facing failures get their message alone; anything else gets the stack.
+  if (error instanceof ConfigError || error instanceof StartupError) console.error(error.message);
+  else console.error('Start-up failed:', error);
+  process.exit(1);
+});

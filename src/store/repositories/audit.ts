@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditEvent } from '../../domain/model';
+import type { Collection, DocumentStore, Filter } from '../port';
+import { type Doc, fromDoc, toDoc } from './documents';
+
+export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at'>;
+
+export interface AuditQuery {
+  packageId?: string;
+  userId?: string;
+  from?: Date;
+  to?: Date;
+  limit?: number;
+}
+
+/** Append-only: this repository offers no update and no delete. */
+export class AuditRepository {
+  private readonly collection: Collection<Doc<AuditEvent>>;
+
+  constructor(
+    store: DocumentStore,
+    private readonly now: () => Date,
+  ) {
+    this.collection = store.collection<Doc<AuditEvent>>('auditEvents');
+  }
+
+  async init(): Promise<void> {
+    await this.collection.ensureIndex({ fields: ['at'] });
+    await this.collection.ensureIndex({ fields: ['packageId', 'at'] });
+    await this.collection.ensureIndex({ fields: ['userId', 'at'] });
+  }
+
+  async append(event: NewAuditEvent): Promise<AuditEvent> {
+    const stored: AuditEvent = { id: randomUUID(), at: this.now(), ...event };
+    await this.collection.insert(toDoc(stored));
+    return stored;
+  }
+
+  async query(query: AuditQuery = {}): Promise<AuditEvent[]> {
+    const filter: Filter = {};
+    if (query.packageId) filter.packageId = query.packageId;
+    if (query.userId) filter.userId = query.userId;
+    if (query.from || query.to) {
+      filter.at = { ...(query.from ? { $gte: query.from } : {}), ...(query.to ? { $lt: query.to } : {}) };
+    }
+    const docs = await this.collection.find(filter, { sort: { at: 1 }, limit: query.limit ?? 1000 });
+    return docs.map((d) => fromDoc<AuditEvent>(d));
+  }
+}

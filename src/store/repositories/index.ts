@@ -1,0 +1,41 @@
+import type { Clock } from '../../clock';
+import type { DocumentStore } from '../port';
+import { AssignmentRepository } from './assignments';
+import { AuditRepository } from './audit';
+import { CatalogRepository } from './catalogs';
+import { ConversationReferenceRepository } from './conversationReferences';
+import { GrantRepository } from './grants';
+import { PackageRepository } from './packages';
+import { PolicyRepository } from './policies';
+import { RequestRepository } from './requests';
+import { TaskRepository } from './tasks';
+
+export interface Repositories {
+  catalogs: CatalogRepository;
+  packages: PackageRepository;
+  policies: PolicyRepository;
+  requests: RequestRepository;
+  assignments: AssignmentRepository;
+  grants: GrantRepository;
+  tasks: TaskRepository;
+  conversationReferences: ConversationReferenceRepository;
+  audit: AuditRepository;
+}
+
+/** Builds every repository on one store and creates their indexes. */
+export async function openRepositories(store: DocumentStore, clock: Clock): Promise<Repositories> {
+  const now = () => clock.now();
+  const repositories: Repositories = {
+    catalogs: new CatalogRepository(store),
+    packages: new PackageRepository(store),
+    policies: new PolicyRepository(store),
+    requests: new RequestRepository(store),
+    assignments: new AssignmentRepository(store),
+    grants: new GrantRepository(store, now),
+    tasks: new TaskRepository(store, now),
+    conversationReferences: new ConversationReferenceRepository(store, now),
+    audit: new AuditRepository(store, now),
+  };
+  for (const repository of Object.values(repositories)) await repository.init();
+  return repositories;
+}

@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import type { Task } from '../../domain/model';
+import { type Collection, type DocumentStore, DuplicateKeyError } from '../port';
+import { type Doc, fromDoc, toDoc } from './documents';
+
+export interface NewTask {
+  type: string;
+  payload: Record<string, unknown>;
+  dueAt?: Date;
+  /** Makes enqueueing idempotent: a second task with the same key is not created. */
+  dedupeKey?: string;
+}
+
+/**
+ * The durable work queue behind delivery, notifications and scheduled work. A worker claims
+ * a due task with a lease; if it dies the lease runs out and another worker takes over.
+ */
+export class TaskRepository {
+  private readonly collection: Collection<Doc<Task> & { dedupeKey?: string }>;
+
+  constructor(
+    store: DocumentStore,
+    private readonly now: () => Date,
+  ) {
+    this.collection = store.collection('tasks');
+  }
+
+  async init(): Promise<void> {
+    await this.collection.ensureIndex({ fields: ['state', 'dueAt'] });
+    await this.collection.ensureIndex({ fields: ['dedupeKey'], unique: true, sparse: true });
+  }
+
+  /** Returns the new task, or null when one with the same dedupeKey already exists. */
+  async enqueue(task: NewTask): Promise<Task | null> {
+    const now = this.now();
+    const created: Task = {
+      id: randomUUID(),
+      type: task.type,
+      payload: task.payload,
+      state: 'pending',
+      dueAt: task.dueAt ?? now,
+      attempts: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await this.collection.insert({ ...toDoc(created), ...(task.dedupeKey ? { dedupeKey: task.dedupeKey } : {}) });
+      return created;
+    } catch (error) {
+      if (task.dedupeKey && error instanceof DuplicateKeyError) return null;
+      throw error;
+    }
+  }
+
+  async get(id: string): Promise<Task | null> {
+    const doc = await this.collection.findOne({ _id: id });
+    return doc ? fromDoc<Task>(doc) : null;
+  }
+
+  /** Atomically leases the oldest due task whose lease (if any) has run out. */
+  async claimDue(owner: string, leaseMs: number, types?: string[]): Promise<Task | null> {
+    const now = this.now();
+    const doc = await this.collection.findOneAndUpdate(
+      {
+        state: 'pending',
+        dueAt: { $lte: now },
+        $or: [{ leaseUntil: { $exists: false } }, { leaseUntil: { $lte: now } }],
+        ...(types ? { type: { $in: types } } : {}),
+      },
+      { $set: { leaseOwner: owner, leaseUntil: new Date(now.getTime() + leaseMs), updatedAt: now }, $inc: { attempts: 1 } },
+      { sort: { dueAt: 1 } },
+    );
+    return doc ? fromDoc<Task>(doc) : null;
+  }
+
+  /** Marks done; only the lease holder may (a worker whose lease expired has lost the task). */
+  async complete(id: string, owner: string): Promise<boolean> {
+    const now = this.now();
+    const changed = await this.collection.updateOne(
+      { _id: id, leaseOwner: owner, state: 'pending' },
+      { $set: { state: 'done', updatedAt: now }, $unset: { leaseUntil: true } },
+    );
+    return changed === 1;
+  }
+
+  /** Releases the lease and schedules another attempt at `retryAt`. */
+  async retry(id: string, owner: string, retryAt: Date, error: string): Promise<boolean> {
+    const changed = await this.collection.updateOne(
+      { _id: id, leaseOwner: owner, state: 'pending' },
+      { $set: { dueAt: retryAt, lastError: error, updatedAt: this.now() }, $unset: { leaseUntil: true, leaseOwner: true } },
+    );
+    return changed === 1;
+  }
+
+  async fail(id: string, owner: string, error: string): Promise<boolean> {
+    const changed = await this.collection.updateOne(
+      { _id: id, leaseOwner: owner, state: 'pending' },
+      { $set: { state: 'failed', lastError: error, updatedAt: this.now() }, $unset: { leaseUntil: true } },
+    );
+    return changed === 1;
+  }
+
+  async countByState(state: Task['state']): Promise<number> {
+    return this.collection.count({ state });
+  }
+}

@@ -1,0 +1,48 @@
+import path from 'node:path';
+import { type AppOverrides, type RunningApp, startApp } from '../../src/app';
+import { type Config, loadConfig } from '../../src/config';
+import { LocalDirectory } from '../../src/directory/localDirectory';
+import { openEmbeddedStore } from '../../src/store/nedbStore';
+import { FakeClock } from './fakeClock';
+import { silentLogger } from './silentLogger';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * The whole app as `npm start` builds it (example catalog and directory), listening on a free
+ * loopback port, with an in-memory store and a fake clock. The scheduler is driven by hand.
+ */
+export async function startTestApp(env: Record<string, string> = {}, overrides: AppOverrides = {}): Promise<RunningApp & { config: Config; baseUrl: string; clock: FakeClock }> {
+  const config: Config = { ...loadConfig({ LOG_LEVEL: 'silent', ...env }, REPO_ROOT), port: 0 };
+  const clock = new FakeClock();
+  const app = await startApp(config, {
+    store: await openEmbeddedStore({}),
+    directory: await LocalDirectory.open({ file: config.localDirectoryFile }),
+    clock,
+    logger: silentLogger,
+    host: '127.0.0.1',
+    startScheduler: false,
+    ...overrides,
+  });
+  const close = app.close;
+  return {
+    ...app,
+    config,
+    clock,
+    baseUrl: `http://127.0.0.1:${app.port}`,
+    close: async () => {
+      await close();
+      await app.store.close();
+    },
+  };
+}
+
+export async function postActivity(baseUrl: string, activity: Record<string, unknown>): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${baseUrl}/api/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(activity),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+}
