@@ -1,5 +1,5 @@
 // The document-collection port. Repositories are written once against this; the embedded
-// (NeDB) and MongoDB adapters both implement it and pass test/contract/store.contract.ts.
+// (NeDB) and MongoDB adapters both implement it and pass test/contract/storeContract.ts.
 //
 // Filters and updates are the subset of MongoDB's query language that NeDB implements
 // identically. Anything outside the subset is refused by `assertSupportedFilter` /

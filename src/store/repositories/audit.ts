@@ -40,9 +40,10 @@ export class AuditRepository {
     const filter: Filter = {};
     if (query.packageId) filter.packageId = query.packageId;
     if (query.userId) filter.userId = query.userId;
-    if (query.from || query.to) {
-      filter.at = { ...(query.from ? { $gte: query.from } : {}), ...(query.to ? { $lt: query.to } : {}) };
-    }
+    const at: Record<string, Date> = {};
+    if (query.from) at.$gte = query.from;
+    if (query.to) at.$lt = query.to;
+    if (Object.keys(at).length > 0) filter.at = at;
     const docs = await this.collection.find(filter, { sort: { at: 1 }, limit: query.limit ?? 1000 });
     return docs.map((d) => fromDoc<AuditEvent>(d));
   }
