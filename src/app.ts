@@ -2,12 +2,12 @@
 import path from 'node:path';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type TurnContext } from 'botbuilder';
 import type { Server } from 'restify';
-import { AccessPackagesBot } from './bot/accessPackagesBot';
-import { CardRenderer } from './bot/cards';
+import type { AccessPackagesBot } from './bot/accessPackagesBot';
 import { TenantGuard } from './bot/tenantGuard';
-import { applyCatalog, formatApplyReport } from './catalog/applyCatalog';
+import { type ApplyReport, applyCatalog, type KindReport } from './catalog/applyCatalog';
 import { formatCatalogError, loadCatalogFile } from './catalog/catalogFile';
 import { type Clock, systemClock } from './clock';
+import { buildBot } from './composeBot';
 import type { Config } from './config';
 import { LocalDirectory } from './directory/localDirectory';
 import type { Directory } from './directory/port';
@@ -73,7 +73,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   try {
     const repositories = await openRepositories(store, clock);
     const report = await applyCatalog(catalog.catalog, repositories);
-    logger.info({ catalogFile: config.catalogFile }, `catalog applied: ${formatApplyReport(report)}`);
+    logCatalogReport(logger, config.catalogFile, report);
 
     const auth = new ConfigurationBotFrameworkAuthentication({
       MicrosoftAppId: config.bot.appId,
@@ -90,12 +90,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       }
     };
 
-    const bot = new AccessPackagesBot({
-      cards: new CardRenderer(),
-      conversationReferences: repositories.conversationReferences,
-      clock,
-      logger,
-    });
+    const { bot } = buildBot({ repositories, directory, clock, logger });
 
     const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 5 * 60_000, maxPerTick: 500 });
     const scheduler = new Scheduler([taskRunner], config.schedulerIntervalMs, logger);
@@ -130,5 +125,17 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   } catch (error) {
     if (!overrides.store) await store.close();
     throw error;
+  }
+}
+
+function counts(kind: KindReport) {
+  return { created: kind.created.length, updated: kind.updated.length, deleted: kind.deleted.length, kept: kind.kept.length, unchanged: kind.unchanged.length };
+}
+
+/** One structured line for the apply, and one warning per item kept because it is still in use. */
+function logCatalogReport(logger: Logger, catalogFile: string, report: ApplyReport): void {
+  logger.info({ catalogFile, catalogs: counts(report.catalogs), packages: counts(report.packages), policies: counts(report.policies) }, 'catalog applied');
+  for (const [kind, entries] of [['catalog', report.catalogs.kept], ['package', report.packages.kept], ['policy', report.policies.kept]] as const) {
+    for (const kept of entries) logger.warn({ catalogFile, [kind]: kept.id, reason: kept.reason }, `${kind} removed from the catalog file but kept: ${kept.reason}`);
   }
 }

@@ -1,9 +1,11 @@
 // Process entry: configuration, start-up, and a clean stop on SIGINT/SIGTERM.
-import { StartupError, startApp } from './app';
 import { ConfigError, loadConfig } from './config';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Imported only once the configuration is known good, so a configuration error is the one
+  // line printed (restify's import emits a Node deprecation warning of its own).
+  const { startApp } = await import('./app');
   const app = await startApp(config);
   let stopping = false;
   const stop = (signal: string) => {
@@ -24,7 +26,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // Operator-facing failures get their message alone; anything else gets the stack.
-  if (error instanceof ConfigError || error instanceof StartupError) console.error(error.message);
+  if (error instanceof ConfigError || (error instanceof Error && error.name === 'StartupError')) console.error(error.message);
   else console.error('Start-up failed:', error);
   process.exit(1);
 });

@@ -1,7 +1,7 @@
 import {
   type AdaptiveCardInvokeResponse,
-  type AdaptiveCardInvokeValue,
   type Attachment,
+  type InvokeResponse,
   TeamsActivityHandler,
   TurnContext,
 } from 'botbuilder';
@@ -10,11 +10,13 @@ import type { Logger } from '../logger';
 import type { ConversationReferenceRepository } from '../store/repositories/conversationReferences';
 import type { CardRenderer, AdaptiveCardJson } from './cards';
 import { CHAT_COMMANDS, parseCommand, suggestCommand } from './commands';
+import type { SelfServiceActions } from './selfServiceActions';
 import { helpCard, noticeCard, quoteUserText, unknownCommandCard } from './views';
 
 export interface BotDependencies {
   cards: CardRenderer;
   conversationReferences: ConversationReferenceRepository;
+  selfService: SelfServiceActions;
   clock: Clock;
   logger: Logger;
 }
@@ -25,7 +27,7 @@ interface CardAction {
   data: Record<string, unknown>;
 }
 
-type ActionHandler = (context: TurnContext, action: CardAction) => Promise<AdaptiveCardJson>;
+type ActionHandler = (userId: string, data: Record<string, unknown>) => Promise<AdaptiveCardJson>;
 
 const MAX_TEXT_LENGTH = 2000;
 
@@ -39,6 +41,7 @@ export class AccessPackagesBot extends TeamsActivityHandler {
   constructor(private readonly deps: BotDependencies) {
     super();
     this.actions.set('help', async () => this.deps.cards.render('help', helpCard(CHAT_COMMANDS, false)));
+    for (const [verb, handler] of Object.entries(deps.selfService.verbs())) this.actions.set(verb, handler);
 
     this.onMessage(async (context, next) => {
       await this.rememberConversation(context);
@@ -60,11 +63,18 @@ export class AccessPackagesBot extends TeamsActivityHandler {
     });
   }
 
-  protected override async onAdaptiveCardInvoke(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
+  /**
+   * Card actions are decoded here rather than by botbuilder's own adaptiveCard/action parsing,
+   * which throws on a value without an action (a crafted invoke would become a 500).
+   */
+  protected override async onInvokeActivity(context: TurnContext): Promise<InvokeResponse> {
+    if (context.activity.name !== 'adaptiveCard/action') return super.onInvokeActivity(context);
     await this.rememberConversation(context);
-    const action = decodeAction(invokeValue?.action?.verb, invokeValue?.action?.data);
+    const value = context.activity.value as { action?: { verb?: unknown; data?: unknown } } | undefined;
+    const action = decodeAction(value?.action?.verb, value?.action?.data);
     const card = action ? await this.perform(context, action) : this.badAction();
-    return { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card };
+    const body: AdaptiveCardInvokeResponse = { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card };
+    return { status: 200, body };
   }
 
   private async replyToText(context: TurnContext): Promise<void> {
@@ -78,8 +88,39 @@ export class AccessPackagesBot extends TeamsActivityHandler {
       await this.sendCard(context, 'help', helpCard(CHAT_COMMANDS, false));
       return;
     }
-    this.deps.logger.info({ text: quoteUserText(parsed.text, 40) }, 'unknown command');
-    await this.sendCard(context, 'unknownCommand', unknownCommandCard(parsed.text, CHAT_COMMANDS, false, suggestCommand(parsed.text)));
+    if (!parsed.command) {
+      this.deps.logger.info({ text: quoteUserText(parsed.text, 40) }, 'unknown command');
+      await this.sendCard(context, 'unknownCommand', unknownCommandCard(parsed.text, CHAT_COMMANDS, false, suggestCommand(parsed.text)));
+      return;
+    }
+    const userId = context.activity.from?.aadObjectId;
+    const card = userId ? await this.runCommand(userId, parsed.command.name, parsed.args) : this.unknownUser();
+    await context.sendActivity({ attachments: [cardAttachment(card)] });
+  }
+
+  /** Typed commands map onto the same handlers as the card buttons. */
+  private runCommand(userId: string, name: string, args: string[]): Promise<AdaptiveCardJson> {
+    const self = this.deps.selfService;
+    switch (name) {
+      case 'packages':
+        return self.packages(userId, args.join(' '), 0);
+      case 'request':
+        return args[0] ? self.details(userId, args[0]) : Promise.resolve(this.usage('request <package id>', 'Give the id of the package, for example: request accounting.'));
+      case 'my requests':
+        return self.myRequests(userId);
+      case 'my access':
+        return self.myAccess(userId);
+      default:
+        return Promise.resolve(this.deps.cards.render('help', helpCard(CHAT_COMMANDS, false)));
+    }
+  }
+
+  private usage(usage: string, message: string): AdaptiveCardJson {
+    return this.deps.cards.render('notice', noticeCard(`Usage: ${usage}`, message, 'info'));
+  }
+
+  private unknownUser(): AdaptiveCardJson {
+    return this.deps.cards.render('notice', noticeCard("I can't tell who you are", 'Your message arrived without your Microsoft Entra identity, so I can\'t look up your access. Please write to me from Microsoft Teams.', 'warning'));
   }
 
   private async replyToSubmit(context: TurnContext, action: CardAction): Promise<void> {
@@ -90,7 +131,10 @@ export class AccessPackagesBot extends TeamsActivityHandler {
   private async perform(context: TurnContext, action: CardAction): Promise<AdaptiveCardJson> {
     const handler = this.actions.get(action.verb);
     if (!handler) return this.badAction(action.verb);
-    return handler(context, action);
+    // The acting user is always the one Teams authenticated, never an id from card data.
+    const userId = context.activity.from?.aadObjectId;
+    if (!userId) return this.unknownUser();
+    return handler(userId, action.data);
   }
 
   private badAction(verb?: string): AdaptiveCardJson {

@@ -14,6 +14,40 @@ export interface ChatCommand {
 
 export const CHAT_COMMANDS: readonly ChatCommand[] = [
   {
+    name: 'packages',
+    usage: 'packages [search words]',
+    description: 'Find access packages you can request.',
+    aliases: ['browse', 'catalog', 'search', 'find'],
+    buttonVerb: 'packages',
+    buttonTitle: 'Browse packages',
+    adminOnly: false,
+  },
+  {
+    name: 'request',
+    usage: 'request <package id>',
+    description: 'Open a package by its id, including ones shared with you by link.',
+    aliases: ['open', 'package'],
+    adminOnly: false,
+  },
+  {
+    name: 'my requests',
+    usage: 'my requests',
+    description: 'Follow your requests, and cancel one that is still waiting.',
+    aliases: ['requests', 'status', 'myrequests'],
+    buttonVerb: 'myRequests',
+    buttonTitle: 'My requests',
+    adminOnly: false,
+  },
+  {
+    name: 'my access',
+    usage: 'my access',
+    description: 'See the access you have, extend it or give it back.',
+    aliases: ['access', 'myaccess', 'assignments'],
+    buttonVerb: 'myAccess',
+    buttonTitle: 'My access',
+    adminOnly: false,
+  },
+  {
     name: 'help',
     usage: 'help',
     description: 'Show what you can do here.',
@@ -33,18 +67,24 @@ export interface ParsedCommand {
 /** Maps typed text (mention already removed) to a command; unknown text gets no command. */
 export function parseCommand(rawText: string, commands: readonly ChatCommand[] = CHAT_COMMANDS): ParsedCommand {
   const text = rawText.replace(/\s+/g, ' ').trim();
-  const [first = '', ...args] = text.split(' ');
-  const word = first.toLowerCase().replace(/^\//, '');
-  const command = commands.find((c) => c.name === word || c.aliases.includes(word));
-  return { command, args, text };
+  const words = text.split(' ');
+  // Two-word commands ("my requests") are tried before one-word ones.
+  for (const length of [2, 1]) {
+    if (words.length < length) continue;
+    const phrase = words.slice(0, length).join(' ').toLowerCase().replace(/^\//, '');
+    const command = commands.find((c) => c.name === phrase || c.aliases.includes(phrase));
+    if (command) return { command, args: words.slice(length).filter(Boolean), text };
+  }
+  return { command: undefined, args: words.slice(1), text };
 }
 
 /** The known command closest to a mistyped word (edit distance ≤ 2), for "did you mean". */
 export function suggestCommand(rawText: string, commands: readonly ChatCommand[] = CHAT_COMMANDS): string | undefined {
-  const word = rawText.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
-  if (word.length < 3) return undefined;
+  const words = rawText.trim().toLowerCase().split(/\s+/);
   let best: { name: string; distance: number } | undefined;
   for (const command of commands) {
+    const word = words.slice(0, command.name.split(' ').length).join(' ');
+    if (word.length < 3) continue;
     const distance = editDistance(word, command.name);
     if (distance <= 2 && (!best || distance < best.distance)) best = { name: command.name, distance };
   }

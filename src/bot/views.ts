@@ -1,4 +1,11 @@
 // View models: the data each card template binds to. Pure functions of domain values.
+// Every field a template binds is always present (templating leaves unknown fields as "${x}").
+import { formatDate, formatInstant } from '../domain/lifecycle';
+import type { Question } from '../domain/model';
+import type { PackageDetails, PackageStatus, PackageSummary } from '../services/catalogBrowser';
+import type { AccessSummary } from '../services/access';
+import type { Refusal } from '../services/outcome';
+import type { RequestSummary } from '../services/requests';
 import type { ChatCommand } from './commands';
 
 export interface CommandLine {
@@ -30,6 +37,184 @@ export function unknownCommandCard(text: string, commands: readonly ChatCommand[
   return { text: quoteUserText(text), suggestion: suggestion ?? '', commands: commandLines(commands, isAdmin) };
 }
 
-export function noticeCard(title: string, message: string, tone: 'info' | 'warning' | 'error' = 'info') {
-  return { title, message, tone };
+export interface Button {
+  title: string;
+  verb: string;
+}
+
+export function noticeCard(title: string, message: string, tone: 'info' | 'warning' | 'error' = 'info', buttons: Button[] = []) {
+  return { title, message, tone, buttons };
+}
+
+const STATUS_TEXT: Record<PackageStatus, string> = {
+  available: '',
+  assigned: '✓ You have this',
+  pending: '⏳ You have asked for this',
+};
+
+export function packageListCard(result: { items: PackageSummary[]; total: number; page: number; pageCount: number; text: string }) {
+  const { items, total, page, pageCount, text } = result;
+  const pager: { title: string; page: number; text: string }[] = [];
+  if (page > 0) pager.push({ title: '◀ Previous', page: page - 1, text });
+  if (page < pageCount - 1) pager.push({ title: 'Next ▶', page: page + 1, text });
+  const count = `${total} package${total === 1 ? '' : 's'}${text ? ` matching "${quoteUserText(text, 40)}"` : ''}`;
+  const pages = pageCount > 1 ? ` · page ${page + 1} of ${pageCount}` : '';
+  return {
+    text,
+    summary: total === 0 ? ' ' : `${count}${pages}`,
+    items: items.map((item) => ({ ...item, statusText: STATUS_TEXT[item.status] })),
+    emptyText: text
+      ? `Nothing matches "${quoteUserText(text, 40)}". Try another word, or clear the search.`
+      : "There are no access packages you can request right now. If you need access, ask your manager or IT which package fits your role.",
+    pager,
+  };
+}
+
+export function packageDetailsCard(details: PackageDetails) {
+  const { accessPackage, status } = details;
+  const statusText =
+    status === 'assigned'
+      ? `You have this access${details.expiresAt ? ` until ${formatInstant(details.expiresAt)}` : ''}.`
+      : status === 'pending'
+        ? `You have already asked for this (request ${details.pendingRequestId}).`
+        : '';
+  const several = details.offers.length > 1;
+  return {
+    displayName: accessPackage.displayName,
+    description: accessPackage.description || ' ',
+    catalogName: details.catalogName,
+    roles: details.roles,
+    statusText,
+    offers: details.offers.map((offer) => ({
+      id: offer.id,
+      packageId: accessPackage.id,
+      heading: several ? `Policy: ${offer.displayName}` : 'How to get it',
+      description: offer.description,
+      approval: offer.approval,
+      expiry: offer.expiry,
+      justification: offer.justificationRequired ? 'Required' : 'Optional',
+      canRequest: status === 'available',
+      buttonTitle: several ? `Request via ${offer.displayName}` : 'Request access',
+    })),
+    followUp: status === 'assigned' ? [{ title: 'My access', verb: 'myAccess' }] : status === 'pending' ? [{ title: 'My requests', verb: 'myRequests' }] : [],
+  };
+}
+
+export const ANSWER_PREFIX = 'answer:';
+
+export interface FormState {
+  values?: Record<string, unknown>;
+  refusal?: Refusal;
+}
+
+function fieldError(refusal: Refusal | undefined, ...fields: string[]): string {
+  return refusal?.fieldErrors?.filter((e) => fields.includes(e.field)).map((e) => e.message).join(' ') ?? '';
+}
+
+function textValue(value: unknown): string {
+  return typeof value === 'string' ? value : Array.isArray(value) ? value.filter((v) => typeof v === 'string').join(',') : '';
+}
+
+function isoDate(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+export function requestFormCard(details: PackageDetails, policyId: string, now: Date, state: FormState = {}) {
+  const offer = details.offers.find((o) => o.id === policyId)!;
+  const values = state.values ?? {};
+  const refusal = state.refusal;
+  const fieldErrors = refusal?.fieldErrors ?? [];
+  const unplaced = fieldErrors.filter((e) => e.field === 'answers' || e.field === 'schedule');
+  return {
+    packageName: details.accessPackage.displayName,
+    packageId: details.accessPackage.id,
+    policyId: offer.id,
+    terms: `${offer.approval} ${offer.expiry}.`,
+    errorSummary: refusal ? [refusal.message, ...unplaced.map((e) => e.message)].join(' ') : '',
+    justificationLabel: offer.justificationRequired ? 'Justification (required)' : 'Justification (optional)',
+    justificationRequired: offer.justificationRequired,
+    justification: textValue(values.justification),
+    justificationError: fieldError(refusal, 'justification'),
+    questions: offer.questions.map((question: Question) => ({
+      inputId: `${ANSWER_PREFIX}${question.id}`,
+      text: question.required ? `${question.text} (required)` : question.text,
+      type: question.type,
+      required: question.required,
+      allowsMultipleSelections: question.allowsMultipleSelections,
+      maxLength: question.maxLength,
+      errorMessage: question.regexMessage ?? 'Please answer this question.',
+      choices: question.choices,
+      answer: textValue(values[`${ANSWER_PREFIX}${question.id}`]),
+      error: fieldError(refusal, `answers.${question.id}`),
+    })),
+    canChooseSchedule: offer.canChooseSchedule,
+    today: isoDate(now),
+    latestEndDate: offer.latestEnd ? isoDate(offer.latestEnd) : '',
+    startDate: textValue(values.startDate),
+    endDate: textValue(values.endDate),
+    scheduleHint: offer.latestEnd ? `Leave empty to start now. Access can last until ${formatDate(offer.latestEnd)} at the latest.` : 'Leave empty to start now.',
+    scheduleError: fieldError(refusal, 'startDate', 'endDate'),
+  };
+}
+
+export function requestSubmittedCard(input: { requestId: string; packageName: string; sentAt: Date; needsApproval: boolean; state: string; approval: string }) {
+  const nextSteps = input.needsApproval
+    ? `${input.approval} You'll get a message here when it's decided, and again when your access is ready. You can cancel it while it waits.`
+    : input.state === 'scheduled'
+      ? "No approval is needed. Your access will be set up when it starts; you'll get a message here."
+      : "No approval is needed. Your access is being set up now; you'll get a message here when it's ready.";
+  return {
+    title: input.needsApproval ? 'Request sent for approval' : 'Request accepted',
+    packageName: input.packageName,
+    requestId: input.requestId,
+    sentAt: formatInstant(input.sentAt),
+    nextSteps,
+  };
+}
+
+const STATE_COLOR: Record<string, string> = {
+  delivered: 'Good',
+  denied: 'Attention',
+  deliveryFailed: 'Attention',
+  timedOut: 'Warning',
+  partiallyDelivered: 'Warning',
+};
+
+const TYPE_PREFIX: Record<string, string> = { add: '', adminAdd: '', extend: 'Extend: ', remove: 'Remove: ', adminRemove: 'Removed by IT: ' };
+
+export function myRequestsCard(items: RequestSummary[], notice = '') {
+  return {
+    notice,
+    items: items.map((r) => ({
+      id: r.id,
+      title: `${TYPE_PREFIX[r.type] ?? ''}${r.packageName}`,
+      stateText: r.stateText,
+      color: STATE_COLOR[r.state] ?? 'Default',
+      meta: `${r.id} · sent ${formatInstant(r.createdAt)}`,
+      canCancel: r.canCancel,
+    })),
+  };
+}
+
+export function myAccessCard(items: AccessSummary[], notice = '') {
+  return {
+    notice,
+    items: items.map((a) => ({
+      assignmentId: a.assignmentId,
+      packageName: a.packageName,
+      period: `Since ${formatInstant(a.startAt)}${a.expiresAt ? ` · ends ${formatInstant(a.expiresAt)}` : ' · no end date'}${a.state === 'delivering' ? ' · being set up' : a.state === 'partiallyDelivered' ? ' · partly set up' : a.state === 'deliveryFailed' ? ' · setup failed, IT has been told' : ''}`,
+      rolesText: rolesText(a),
+      note: a.removalPending ? 'Removal in progress.' : (a.extendNote ?? ''),
+      canExtend: a.canExtend && !a.removalPending,
+      canRemove: !a.removalPending,
+    })),
+  };
+}
+
+export function rolesText(a: Pick<AccessSummary, 'roles'>): string {
+  return a.roles.map((r) => `${r.resource} (${r.role})`).join(', ') || 'no resources';
+}
+
+export function confirmRemoveCard(a: AccessSummary) {
+  return { packageName: a.packageName, assignmentId: a.assignmentId, rolesText: rolesText(a) };
 }

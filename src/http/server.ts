@@ -30,7 +30,8 @@ export function createHttpServer({ adapter, bot, store, logger }: HttpDependenci
     }
   });
 
-  server.get('/healthz', (_req, res) => {
+  // restify 11 accepts only async handlers or ones taking `next`.
+  server.get('/healthz', async (_req, res) => {
     res.send(200, { status: 'ok' });
   });
 

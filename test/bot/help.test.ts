@@ -154,7 +154,7 @@ describe('tenant guard', () => {
   it('answers another tenant\'s card invoke with 403 and does not run it', async () => {
     const h = await createBotHarness({ tenantId: TENANT });
     try {
-      await h.adapter.processActivity(cardInvoke(megan, 'help', {}, { channelData: { tenant: { id: 'other-tenant' } }, conversation: { id: 'a:x', tenantId: 'other-tenant', isGroup: false, name: '' } }));
+      await h.adapter.processActivity(cardInvoke(megan, 'help', {}, { channelData: { tenant: { id: 'other-tenant' } }, conversation: { id: 'a:x', conversationType: 'personal', tenantId: 'other-tenant', isGroup: false, name: '' } }));
       expect(h.lastInvokeResponse()?.status).toBe(403);
       expect(await h.repositories.conversationReferences.get(megan.aadObjectId)).toBeNull();
     } finally {

@@ -35,8 +35,11 @@ describe('POST /api/messages through restify with a loopback connector', () => {
   });
 
   afterAll(async () => {
-    await app.close();
-    await connector.stop();
+    try {
+      await app?.close();
+    } finally {
+      await connector.stop();
+    }
   });
 
   it('a message gets the help card back through the connector, as a reply to it', async () => {

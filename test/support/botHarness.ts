@@ -1,12 +1,20 @@
-import { type Activity, INVOKE_RESPONSE_KEY, type InvokeResponse, TestAdapter, type TurnContext } from 'botbuilder';
-import { AccessPackagesBot } from '../../src/bot/accessPackagesBot';
-import { CardRenderer } from '../../src/bot/cards';
+import { type Activity, type InvokeResponse, TestAdapter, type TurnContext } from 'botbuilder';
+import type { AccessPackagesBot } from '../../src/bot/accessPackagesBot';
 import { TenantGuard } from '../../src/bot/tenantGuard';
+import { applyCatalog } from '../../src/catalog/applyCatalog';
+import { formatCatalogError, loadCatalogFile } from '../../src/catalog/catalogFile';
+import { buildBot } from '../../src/composeBot';
+import { LocalDirectory } from '../../src/directory/localDirectory';
+import type { Directory } from '../../src/directory/port';
 import type { Logger } from '../../src/logger';
 import { openEmbeddedStore } from '../../src/store/nedbStore';
 import type { DocumentStore } from '../../src/store/port';
 import { openRepositories, type Repositories } from '../../src/store/repositories';
+import path from 'node:path';
 import { FakeClock } from './fakeClock';
+
+export const EXAMPLE_DIRECTORY = path.resolve(__dirname, '..', '..', 'examples', 'directory.yaml');
+export const EXAMPLE_CATALOG = path.resolve(__dirname, '..', '..', 'examples', 'catalog.yaml');
 import { silentLogger } from './silentLogger';
 
 export interface BotHarness {
@@ -15,23 +23,36 @@ export interface BotHarness {
   store: DocumentStore;
   repositories: Repositories;
   clock: FakeClock;
+  directory: Directory;
   /** The invoke response of the last invoke activity processed. */
   lastInvokeResponse(): InvokeResponse | undefined;
   close(): Promise<void>;
 }
 
 /** The bot on botbuilder's TestAdapter with an in-memory store: handler-level tests. */
-export async function createBotHarness(options: { tenantId?: string; logger?: Logger } = {}): Promise<BotHarness> {
+export async function createBotHarness(options: { tenantId?: string; logger?: Logger; directory?: Directory; exampleCatalog?: boolean } = {}): Promise<BotHarness> {
   const store = await openEmbeddedStore({});
   const clock = new FakeClock();
   const logger = options.logger ?? silentLogger;
   const repositories = await openRepositories(store, clock);
-  const bot = new AccessPackagesBot({ cards: new CardRenderer(), conversationReferences: repositories.conversationReferences, clock, logger });
+  if (options.exampleCatalog) {
+    const catalog = await loadCatalogFile(EXAMPLE_CATALOG);
+    if (!catalog.ok) throw new Error(`example catalog invalid: ${catalog.errors.map(formatCatalogError).join('; ')}`);
+    await applyCatalog(catalog.catalog, repositories);
+  }
+  const directory = options.directory ?? (await LocalDirectory.open({ file: EXAMPLE_DIRECTORY }));
+  const { bot } = buildBot({ repositories, directory, clock, logger });
   let invokeResponse: InvokeResponse | undefined;
-  const adapter = new TestAdapter(async (context: TurnContext) => {
-    await bot.run(context);
-    const activity = context.turnState.get(INVOKE_RESPONSE_KEY) as Partial<Activity> | undefined;
-    if (activity) invokeResponse = activity.value as InvokeResponse;
+  const adapter = new TestAdapter(async (context: TurnContext) => bot.run(context));
+  // TestAdapter queues invoke responses like any reply; keep them apart for the test to read.
+  // Registered before the tenant guard so its answers are seen too.
+  adapter.use(async (context, next) => {
+    invokeResponse = undefined;
+    context.onSendActivities(async (_ctx, activities, sendNext) => {
+      for (const activity of activities) if (activity.type === 'invokeResponse') invokeResponse = activity.value as InvokeResponse;
+      return sendNext();
+    });
+    await next();
   });
   adapter.use(new TenantGuard(options.tenantId, logger));
   return {
@@ -40,6 +61,7 @@ export async function createBotHarness(options: { tenantId?: string; logger?: Lo
     store,
     repositories,
     clock,
+    directory,
     lastInvokeResponse: () => invokeResponse,
     close: () => store.close(),
   };

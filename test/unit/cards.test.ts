@@ -1,8 +1,74 @@
 import { readdirSync } from 'node:fs';
 import { CARDS_DIR, CardRenderer } from '../../src/bot/cards';
 import { CHAT_COMMANDS } from '../../src/bot/commands';
-import { helpCard, noticeCard, unknownCommandCard } from '../../src/bot/views';
+import {
+  confirmRemoveCard,
+  helpCard,
+  myAccessCard,
+  myRequestsCard,
+  noticeCard,
+  packageDetailsCard,
+  packageListCard,
+  requestFormCard,
+  requestSubmittedCard,
+  unknownCommandCard,
+} from '../../src/bot/views';
+import type { AccessSummary } from '../../src/services/access';
+import type { PackageDetails } from '../../src/services/catalogBrowser';
+import type { RequestSummary } from '../../src/services/requests';
 import { validateCard } from '../support/cardValidation';
+import { makeChoiceQuestion, makeQuestion, NOW } from '../support/domainFixtures';
+
+const details: PackageDetails = {
+  accessPackage: { id: 'accounting', displayName: 'Accounting', description: 'Finance team, Accounting app and VAT returns' },
+  catalogName: 'Finance',
+  roles: [
+    { resource: 'Finance team', kind: 'Group', role: 'Member' },
+    { resource: 'Accounting', kind: 'App', role: 'User' },
+  ],
+  offers: [
+    {
+      id: 'employees',
+      displayName: 'Employees',
+      description: 'Any employee may ask',
+      approval: 'Approval by a member of Finance approvers.',
+      expiry: 'Access lasts 180 days',
+      justificationRequired: true,
+      questions: [
+        makeQuestion({ id: 'costCentre', text: 'What is your cost centre?', required: true, regex: '^[0-9]{4}$' }),
+        makeQuestion({ id: 'notes', text: 'Anything else?', type: 'longText', maxLength: 4000 }),
+        makeChoiceQuestion({ id: 'engagement', text: 'Engagement', allowsMultipleSelections: true }),
+      ],
+      canChooseSchedule: true,
+      latestEnd: new Date('2027-05-21T09:00:00Z'),
+    },
+  ],
+  status: 'available',
+};
+const tie: PackageDetails = { ...details, offers: [details.offers[0]!, { ...details.offers[0]!, id: 'contractors', displayName: 'Contractors', questions: [], canChooseSchedule: false, latestEnd: undefined }] };
+const request = (overrides: Partial<RequestSummary>): RequestSummary => ({
+  id: 'REQ-7K3M9QX2',
+  packageId: 'accounting',
+  packageName: 'Accounting',
+  type: 'add',
+  state: 'pendingApproval',
+  stateText: 'Waiting for approval',
+  createdAt: NOW,
+  canCancel: true,
+  ...overrides,
+});
+const access = (overrides: Partial<AccessSummary>): AccessSummary => ({
+  assignmentId: 'a1',
+  packageId: 'accounting',
+  packageName: 'Accounting',
+  state: 'delivered',
+  startAt: NOW,
+  expiresAt: new Date('2027-05-21T09:00:00Z'),
+  roles: details.roles,
+  canExtend: true,
+  removalPending: false,
+  ...overrides,
+});
 
 // Every template with realistic data, including edge cases (long text, empty lists).
 const SAMPLES: Record<string, object[]> = {
@@ -12,7 +78,45 @@ const SAMPLES: Record<string, object[]> = {
     unknownCommandCard('hlep', CHAT_COMMANDS, false, 'help'),
     unknownCommandCard('x'.repeat(5000), CHAT_COMMANDS, false),
   ],
-  notice: [noticeCard('Done', 'All good'), noticeCard('Careful', 'Something to know', 'warning'), noticeCard('Failed', 'It broke', 'error')],
+  notice: [
+    noticeCard('Done', 'All good'),
+    noticeCard('Careful', 'Something to know', 'warning', [{ title: 'My requests', verb: 'myRequests' }]),
+    noticeCard('Failed', 'It broke', 'error'),
+  ],
+  packageList: [
+    packageListCard({ items: [{ id: 'accounting', displayName: 'Accounting', description: 'd', status: 'available' }, { id: 'payment-run', displayName: 'Payment run', description: 'd', status: 'assigned' }], total: 25, page: 1, pageCount: 3, text: 'acc' }),
+    packageListCard({ items: [], total: 0, page: 0, pageCount: 1, text: '' }),
+    packageListCard({ items: [], total: 0, page: 0, pageCount: 1, text: 'nothing like this' }),
+    packageListCard({
+      items: Array.from({ length: 10 }, (_, i) => ({ id: `p${i}`, displayName: 'N'.repeat(256), description: 'D'.repeat(2000), status: 'pending' as const })),
+      total: 5000,
+      page: 0,
+      pageCount: 500,
+      text: '',
+    }),
+  ],
+  packageDetails: [packageDetailsCard(details), packageDetailsCard(tie), packageDetailsCard({ ...details, status: 'assigned', expiresAt: NOW }), packageDetailsCard({ ...details, status: 'pending', pendingRequestId: 'REQ-1' })],
+  requestForm: [
+    requestFormCard(details, 'employees', NOW),
+    requestFormCard(tie, 'contractors', NOW),
+    requestFormCard(details, 'employees', NOW, {
+      values: { justification: 'month end', 'answer:costCentre': '41', startDate: '2026-12-01' },
+      refusal: { ok: false, reason: 'invalidInput', message: 'Please fix the highlighted answers.', fieldErrors: [{ field: 'answers.costCentre', message: 'A cost centre is four digits.' }, { field: 'endDate', message: 'Too late.' }] },
+    }),
+  ],
+  requestSubmitted: [
+    requestSubmittedCard({ requestId: 'REQ-1', packageName: 'Accounting', sentAt: NOW, needsApproval: true, state: 'pendingApproval', approval: 'Approval by your manager.' }),
+    requestSubmittedCard({ requestId: 'REQ-2', packageName: 'Payment run', sentAt: NOW, needsApproval: false, state: 'delivering', approval: '' }),
+  ],
+  myRequests: [
+    myRequestsCard([request({}), request({ id: 'REQ-2', state: 'denied', stateText: 'Denied by Nadia: "not now"', canCancel: false }), request({ id: 'REQ-3', type: 'extend' })], 'Request REQ-4 is canceled.'),
+    myRequestsCard([]),
+  ],
+  myAccess: [
+    myAccessCard([access({}), access({ assignmentId: 'a2', canExtend: false, extendNote: 'This package cannot be extended.' }), access({ assignmentId: 'a3', expiresAt: undefined, removalPending: true })], 'Extended.'),
+    myAccessCard([]),
+  ],
+  confirmRemove: [confirmRemoveCard(access({}))],
 };
 
 const renderer = new CardRenderer();

@@ -15,7 +15,7 @@ describe('parseCommand', () => {
 
   it('every command has a name, usage and description', () => {
     for (const command of CHAT_COMMANDS) {
-      expect(command.name).toMatch(/^[a-z-]+$/);
+      expect(command.name).toMatch(/^[a-z]+( [a-z]+)?$/);
       expect(command.usage.startsWith(command.name)).toBe(true);
       expect(command.description.length).toBeGreaterThan(5);
     }

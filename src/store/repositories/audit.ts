@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AuditEvent } from '../../domain/model';
 import type { Collection, DocumentStore, Filter } from '../port';
 import { type Doc, fromDoc, toDoc } from './documents';
@@ -11,6 +11,17 @@ export interface AuditQuery {
   from?: Date;
   to?: Date;
   limit?: number;
+}
+
+let sequence = 0;
+
+/**
+ * Ids sort in the order events were appended: the time, then a per-process sequence for events
+ * in the same millisecond, then randomness so instances never clash.
+ */
+function auditId(at: Date): string {
+  sequence = (sequence + 1) % 1_000_000;
+  return `${at.getTime().toString().padStart(15, '0')}-${sequence.toString().padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
 }
 
 /** Append-only: this repository offers no update and no delete. */
@@ -31,7 +42,8 @@ export class AuditRepository {
   }
 
   async append(event: NewAuditEvent): Promise<AuditEvent> {
-    const stored: AuditEvent = { id: randomUUID(), at: this.now(), ...event };
+    const at = this.now();
+    const stored: AuditEvent = { id: auditId(at), at, ...event };
     await this.collection.insert(toDoc(stored));
     return stored;
   }
@@ -44,7 +56,7 @@ export class AuditRepository {
     if (query.from) at.$gte = query.from;
     if (query.to) at.$lt = query.to;
     if (Object.keys(at).length > 0) filter.at = at;
-    const docs = await this.collection.find(filter, { sort: { at: 1 }, limit: query.limit ?? 1000 });
+    const docs = await this.collection.find(filter, { sort: { at: 1, _id: 1 }, limit: query.limit ?? 1000 });
     return docs.map((d) => fromDoc<AuditEvent>(d));
   }
 }

@@ -1,38 +1,96 @@
 import type { AccessPackage } from '../../domain/model';
-import type { Collection, DocumentStore } from '../port';
-import { type Doc, fromDoc, fromDocs, toDoc } from './documents';
+import type { Collection, DocumentStore, Filter } from '../port';
+import { type Doc, toDoc } from './documents';
+
+// `searchTerms` is derived on save: every word of the name and description and its prefixes
+// (2+ letters), lower-cased. An indexed equality on it finds "acc" in "Accounting" without
+// scanning the catalog.
+type PackageDoc = Doc<AccessPackage> & { searchTerms: string[] };
+
+const MAX_TERM_LENGTH = 20;
+
+export function searchWords(text: string): string[] {
+  return text
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((w) => w.length > 0);
+}
+
+export function searchTermsOf(accessPackage: Pick<AccessPackage, 'id' | 'displayName' | 'description'>): string[] {
+  const terms = new Set<string>();
+  for (const word of searchWords(`${accessPackage.displayName} ${accessPackage.description} ${accessPackage.id}`)) {
+    for (let length = Math.min(2, word.length); length <= Math.min(word.length, MAX_TERM_LENGTH); length++) terms.add(word.slice(0, length));
+  }
+  return [...terms];
+}
+
+function fromPackageDoc(doc: PackageDoc): AccessPackage {
+  const { _id, searchTerms, ...rest } = doc;
+  return { id: _id, ...rest } as AccessPackage;
+}
+
+export interface PackageSearch {
+  /** Only these packages (the ones the user may request). */
+  ids: string[];
+  /** Only packages of these catalogs. */
+  catalogIds: string[];
+  text?: string;
+  skip: number;
+  limit: number;
+}
 
 export class PackageRepository {
-  private readonly collection: Collection<Doc<AccessPackage>>;
+  private readonly collection: Collection<PackageDoc>;
 
   constructor(store: DocumentStore) {
-    this.collection = store.collection<Doc<AccessPackage>>('accessPackages');
+    this.collection = store.collection<PackageDoc>('accessPackages');
   }
 
   async init(): Promise<void> {
     await this.collection.ensureIndex({ fields: ['catalog'] });
+    await this.collection.ensureIndex({ fields: ['searchTerms'] });
   }
 
   async get(id: string): Promise<AccessPackage | null> {
     const doc = await this.collection.findOne({ _id: id });
-    return doc ? fromDoc(doc) : null;
+    return doc ? fromPackageDoc(doc) : null;
+  }
+
+  /** Visible (not hidden) packages among `ids`, matching every word of `text`, a page at a time. */
+  async search(query: PackageSearch): Promise<{ items: AccessPackage[]; total: number }> {
+    const words = searchWords(query.text ?? '').map((w) => w.slice(0, MAX_TERM_LENGTH));
+    const filter: Filter = { _id: { $in: query.ids }, hidden: false, catalog: { $in: query.catalogIds } };
+    // The first word goes through the searchTerms index; the others narrow that candidate set.
+    if (words.length > 0) filter.$and = words.map((w) => ({ searchTerms: w }));
+    const [docs, total] = await Promise.all([
+      this.collection.find(filter, { sort: { displayName: 1, _id: 1 }, skip: query.skip, limit: query.limit }),
+      this.collection.count(filter),
+    ]);
+    return { items: docs.map(fromPackageDoc), total };
   }
 
   async getMany(ids: string[]): Promise<AccessPackage[]> {
     if (ids.length === 0) return [];
-    return fromDocs(await this.collection.find({ _id: { $in: ids } }, { sort: { displayName: 1 } }));
+    return (await this.collection.find({ _id: { $in: ids } }, { sort: { displayName: 1 } })).map(fromPackageDoc);
   }
 
   async list(): Promise<AccessPackage[]> {
-    return fromDocs(await this.collection.find({}, { sort: { displayName: 1 } }));
+    return (await this.collection.find({}, { sort: { displayName: 1 } })).map(fromPackageDoc);
   }
 
   async listByCatalog(catalogId: string): Promise<AccessPackage[]> {
-    return fromDocs(await this.collection.find({ catalog: catalogId }, { sort: { displayName: 1 } }));
+    return (await this.collection.find({ catalog: catalogId }, { sort: { displayName: 1 } })).map(fromPackageDoc);
+  }
+
+  /** Packages that name `packageId` among their incompatible packages (SoD checked both ways). */
+  async listIncompatibleWith(packageId: string): Promise<AccessPackage[]> {
+    return (await this.collection.find({ incompatibleAccessPackages: packageId })).map(fromPackageDoc);
   }
 
   async save(accessPackage: AccessPackage): Promise<void> {
-    await this.collection.replace(toDoc(accessPackage), { upsert: true });
+    await this.collection.replace({ ...toDoc(accessPackage), searchTerms: searchTermsOf(accessPackage) }, { upsert: true });
   }
 
   async delete(id: string): Promise<boolean> {

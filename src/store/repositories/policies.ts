@@ -3,14 +3,41 @@ import type { Collection, DocumentStore } from '../port';
 
 // A policy id is unique only within its package, so the stored key is "<packageId>/<policyId>"
 // and the document keeps the policy's own `id` as a plain field.
-type PolicyDoc = Policy & { _id: string };
+//
+// `requestorKeys` is derived on save ("scope:allMemberUsers", "user:<id>", "group:<id>") and
+// indexed, so "which enabled policies admit this user" is one indexed $in, not a scan.
+type PolicyDoc = Policy & { _id: string; requestorKeys: string[] };
+
+export interface RequestorKeysInput {
+  userId: string;
+  isMember: boolean;
+  groupIds: readonly string[];
+}
+
+export function requestorKeysOf(policy: Policy): string[] {
+  const allowed = policy.allowedRequestors;
+  if (allowed.scope === 'specificDirectoryUsers') {
+    return [...allowed.users.map((u) => `user:${u}`), ...allowed.groups.map((g) => `group:${g}`)];
+  }
+  return [`scope:${allowed.scope}`];
+}
+
+/** The keys a user matches: everything a policy could name them by. */
+export function keysForRequestor({ userId, isMember, groupIds }: RequestorKeysInput): string[] {
+  return [
+    'scope:allDirectoryUsers',
+    ...(isMember ? ['scope:allMemberUsers'] : []),
+    `user:${userId}`,
+    ...groupIds.map((g) => `group:${g}`),
+  ];
+}
 
 function keyOf(packageId: string, policyId: string): string {
   return `${packageId}/${policyId}`;
 }
 
 function fromPolicyDoc(doc: PolicyDoc): Policy {
-  const { _id, ...policy } = doc;
+  const { _id, requestorKeys, ...policy } = doc;
   return policy;
 }
 
@@ -23,6 +50,19 @@ export class PolicyRepository {
 
   async init(): Promise<void> {
     await this.collection.ensureIndex({ fields: ['packageId'] });
+    await this.collection.ensureIndex({ fields: ['requestorKeys'] });
+  }
+
+  /** Enabled policies that admit a user with these keys (see keysForRequestor). */
+  async findAdmitting(keys: string[]): Promise<Policy[]> {
+    const docs = await this.collection.find({ requestorKeys: { $in: keys }, enabled: true });
+    return docs.map(fromPolicyDoc);
+  }
+
+  /** Groups named by enabled policies: the only memberships eligibility needs to check. */
+  async requestorGroupIds(): Promise<string[]> {
+    const docs = await this.collection.find({ 'allowedRequestors.scope': 'specificDirectoryUsers', enabled: true });
+    return [...new Set(docs.flatMap((d) => (d.allowedRequestors.scope === 'specificDirectoryUsers' ? d.allowedRequestors.groups : [])))];
   }
 
   async get(packageId: string, policyId: string): Promise<Policy | null> {
@@ -36,7 +76,7 @@ export class PolicyRepository {
   }
 
   async save(policy: Policy): Promise<void> {
-    await this.collection.replace({ ...policy, _id: keyOf(policy.packageId, policy.id) }, { upsert: true });
+    await this.collection.replace({ ...policy, _id: keyOf(policy.packageId, policy.id), requestorKeys: requestorKeysOf(policy) }, { upsert: true });
   }
 
   async setEnabled(packageId: string, policyId: string, enabled: boolean): Promise<boolean> {

@@ -1,32 +1,73 @@
-import type { AccessRequest, RequestState } from '../../domain/model';
-import type { Collection, DocumentStore, Update } from '../port';
-import { type Doc, fromDoc, fromDocs, toDoc } from './documents';
+import { type AccessRequest, FINAL_REQUEST_STATES, type RequestState, type RequestType } from '../../domain/model';
+import { type Collection, type DocumentStore, DuplicateKeyError, type Update } from '../port';
+import { type Doc, fromDoc, toDoc } from './documents';
 
 export const OPEN_REQUEST_STATES: readonly RequestState[] = ['pendingApproval', 'scheduled', 'delivering'];
 
+// `openKey` exists only while a request is open, under a unique index: two submissions for the
+// same user, package and kind (a double click, two devices) can't both be open. It is removed
+// by the transition that closes the request.
+type RequestDoc = Doc<AccessRequest> & { openKey?: string };
+
+function openKeyOf(request: Pick<AccessRequest, 'type' | 'targetUserId' | 'packageId'>): string {
+  const kind = request.type === 'add' || request.type === 'adminAdd' ? 'add' : request.type === 'extend' ? 'extend' : 'remove';
+  return `${request.targetUserId}|${request.packageId}|${kind}`;
+}
+
+function fromRequestDoc(doc: RequestDoc): AccessRequest {
+  const { openKey, ...rest } = doc;
+  return fromDoc<AccessRequest>(rest);
+}
+
+export class AlreadyOpenError extends Error {
+  constructor(readonly openKey: string) {
+    super(`an open request already exists for ${openKey}`);
+    this.name = 'AlreadyOpenError';
+  }
+}
+
 export class RequestRepository {
-  private readonly collection: Collection<Doc<AccessRequest>>;
+  private readonly collection: Collection<RequestDoc>;
 
   constructor(store: DocumentStore) {
-    this.collection = store.collection<Doc<AccessRequest>>('requests');
+    this.collection = store.collection<RequestDoc>('requests');
   }
 
   async init(): Promise<void> {
     await this.collection.ensureIndex({ fields: ['targetUserId', 'createdAt'] });
     await this.collection.ensureIndex({ fields: ['packageId', 'state'] });
+    await this.collection.ensureIndex({ fields: ['openKey'], unique: true, sparse: true });
   }
 
+  /** Stores a new request; throws AlreadyOpenError when an equivalent one is still open. */
   async insert(request: AccessRequest): Promise<void> {
-    await this.collection.insert(toDoc(request));
+    const open = OPEN_REQUEST_STATES.includes(request.state);
+    const doc: RequestDoc = { ...toDoc(request), ...(open ? { openKey: openKeyOf(request) } : {}) };
+    try {
+      await this.collection.insert(doc);
+    } catch (error) {
+      if (error instanceof DuplicateKeyError && doc.openKey && (await this.collection.findOne({ openKey: doc.openKey }))) throw new AlreadyOpenError(doc.openKey);
+      throw error;
+    }
   }
 
   async get(id: string): Promise<AccessRequest | null> {
     const doc = await this.collection.findOne({ _id: id });
-    return doc ? fromDoc(doc) : null;
+    return doc ? fromRequestDoc(doc) : null;
   }
 
   async listForUser(userId: string, limit = 20): Promise<AccessRequest[]> {
-    return fromDocs(await this.collection.find({ targetUserId: userId }, { sort: { createdAt: -1 }, limit }));
+    return (await this.collection.find({ targetUserId: userId }, { sort: { createdAt: -1 }, limit })).map(fromRequestDoc);
+  }
+
+  async listOpenForUser(userId: string): Promise<AccessRequest[]> {
+    return (await this.collection.find({ targetUserId: userId, state: { $in: [...OPEN_REQUEST_STATES] } })).map(fromRequestDoc);
+  }
+
+  /** The user's open request of this kind for a package, if any. */
+  async findOpen(userId: string, packageId: string, type: RequestType = 'add'): Promise<AccessRequest | null> {
+    const doc = await this.collection.findOne({ openKey: openKeyOf({ type, targetUserId: userId, packageId }) });
+    return doc ? fromRequestDoc(doc) : null;
   }
 
   async countOpenForPackage(packageId: string): Promise<number> {
@@ -39,7 +80,10 @@ export class RequestRepository {
    */
   async transition(id: string, from: RequestState | readonly RequestState[], update: Update): Promise<AccessRequest | null> {
     const states = typeof from === 'string' ? [from] : [...from];
-    const doc = await this.collection.findOneAndUpdate({ _id: id, state: { $in: states } }, update);
-    return doc ? fromDoc(doc) : null;
+    const target = update.$set?.state as RequestState | undefined;
+    const closing = target !== undefined && FINAL_REQUEST_STATES.includes(target);
+    const effective: Update = closing ? { ...update, $unset: { ...(update.$unset ?? {}), openKey: true } } : update;
+    const doc = await this.collection.findOneAndUpdate({ _id: id, state: { $in: states } }, effective);
+    return doc ? fromRequestDoc(doc) : null;
   }
 }
