@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { buildDefinition, type CatalogDefinition, type ParsedFile, type ParsedPackage } from './crossChecks';
 import { type CatalogError, compareErrors, formatPath, type Parsed, type Path, type UnlocatedError } from './errors';
 import type { ParsedPolicy } from './policyRules';
-import { locatePath, positionOf } from './locate';
+import { locatePath, positionOf } from '../yamlLocation';
 import { catalogSchema, fileSchema, packageSchema, parseAt, policySchema, policySections, questionSchema, resourceRoleSchema, resourceSchema } from './schema';
 
 export type { CatalogDefinition } from './crossChecks';

@@ -1,18 +1,11 @@
 // The error shape every catalog-file check reports, how rules report it, and how it is printed.
 
-/** A step into the parsed file: a field name or a list index. */
-export type PathSegment = string | number;
-export type Path = readonly PathSegment[];
+import { type LocatedError, type Path } from '../yamlLocation';
 
-export interface CatalogError {
-  file: string;
-  /** Where in the document, e.g. `accessPackages[0].policies[1].approval.stages[0].durationBeforeAutomaticDenial`; '' for the whole file. */
-  path: string;
-  /** 1-based, when the position is known. */
-  line?: number;
-  column?: number;
-  message: string;
-}
+export { formatPath, type Path, type PathSegment } from '../yamlLocation';
+
+/** e.g. path `accessPackages[0].policies[1].approval.stages[0].durationBeforeAutomaticDenial`. */
+export type CatalogError = LocatedError;
 
 /** An error found before it is located in the file (checks work on data, not on YAML nodes). */
 export interface UnlocatedError {
@@ -38,26 +31,4 @@ export function checkNoRepeats(values: readonly string[], path: Path, what: stri
   });
 }
 
-
-/** `file:line:col: path: message`, the format editors and CI logs turn into links. */
-export function formatCatalogError(error: CatalogError): string {
-  const position = error.line === undefined ? '' : `:${error.line}:${error.column ?? 1}`;
-  const path = error.path === '' ? '' : `${error.path}: `;
-  return `${error.file}${position}: ${path}${error.message}`;
-}
-
-/** ['accessPackages', 0, 'policies', 1] → "accessPackages[0].policies[1]". */
-export function formatPath(path: Path): string {
-  let text = '';
-  for (const segment of path) {
-    if (typeof segment === 'number') text += `[${segment}]`;
-    else if (/^[A-Za-z_$][\w$-]*$/.test(segment)) text += text === '' ? segment : `.${segment}`;
-    else text += `[${JSON.stringify(segment)}]`;
-  }
-  return text;
-}
-
-/** File order: by line, then column; unlocated errors last. */
-export function compareErrors(a: CatalogError, b: CatalogError): number {
-  return (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0);
-}
+export { compareLocated as compareErrors, formatLocatedError as formatCatalogError } from '../yamlLocation';

@@ -9,7 +9,10 @@
 
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
+import { compareLocated, formatLocatedError, formatPath, type LocatedError, locatePath, type Path, positionOf } from '../yamlLocation';
+
+export { formatLocatedError as formatIssue } from '../yamlLocation';
 import { z } from 'zod';
 
 // ---------------------------------------------------------------------------------------
@@ -79,41 +82,15 @@ export type DirectoryFileServicePrincipal = DirectoryFile['servicePrincipals'][n
 // ---------------------------------------------------------------------------------------
 // Errors
 
-type Path = readonly (string | number)[];
-
-export interface DirectoryFileIssue {
-  file: string;
-  /** e.g. `groups[2].members[0]`; '' for the whole file. */
-  path: string;
-  /** 1-based, when the position is known. */
-  line?: number;
-  column?: number;
-  message: string;
-}
+/** e.g. path `groups[2].members[0]`. */
+export type DirectoryFileIssue = LocatedError;
 
 /** Thrown by the loaders; `issues` holds every problem found, in file order. */
 export class DirectoryFileError extends Error {
   constructor(readonly issues: DirectoryFileIssue[]) {
-    super(`Invalid directory file:\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`);
+    super(`Invalid directory file:\n${issues.map((i) => `  ${formatLocatedError(i)}`).join('\n')}`);
     this.name = 'DirectoryFileError';
   }
-}
-
-/** `file:line:col: path: message`, the format editors and CI logs turn into links. */
-export function formatIssue(issue: DirectoryFileIssue): string {
-  const position = issue.line === undefined ? '' : `:${issue.line}:${issue.column ?? 1}`;
-  const path = issue.path === '' ? '' : `${issue.path}: `;
-  return `${issue.file}${position}: ${path}${issue.message}`;
-}
-
-/** ['groups', 0, 'members', 1] → "groups[0].members[1]". */
-export function formatPath(path: Path): string {
-  let out = '';
-  for (const segment of path) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else out += out === '' ? segment : `.${segment}`;
-  }
-  return out;
 }
 
 interface UnlocatedIssue {
@@ -158,8 +135,8 @@ export function parseDirectoryFile(content: string, fileName: string): Directory
   const parsed = directoryFileSchema.safeParse(data ?? {}, { reportInput: true });
   const locate = (issues: UnlocatedIssue[]): DirectoryFileIssue[] =>
     issues
-      .map((i) => ({ file: fileName, path: formatPath(i.path), ...locatePath(doc, lineCounter, i.path), message: i.message }))
-      .sort(compareIssues);
+      .map((i) => ({ file: fileName, path: formatPath(i.path), ...locatePath(doc, lineCounter, i.path, 'value'), message: i.message }))
+      .sort(compareLocated);
 
   if (!parsed.success) {
     throw new DirectoryFileError(locate(parsed.error.issues.flatMap(schemaIssues)));
@@ -332,54 +309,6 @@ function describeOther(file: DirectoryFile, objectId: string): string {
   return '';
 }
 
-// ---------------------------------------------------------------------------------------
-// Locating paths in the YAML text
-
-interface Position {
-  line?: number;
-  column?: number;
-}
-
-/**
- * The position of the deepest node of `path` that exists in the document: for a field that
- * is there, its value (the thing to fix); for a missing field, the mapping it belongs in.
- */
-function locatePath(doc: Document, lineCounter: LineCounter, path: Path): Position {
-  let node: unknown = doc.contents;
-  let offset = rangeStart(node);
-  for (const segment of path) {
-    node = isAlias(node) ? node.resolve(doc) : node;
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
-      if (!pair) break;
-      // The value when there is one; the key for `field:` with nothing after it.
-      offset = rangeStart(pair.value) ?? rangeStart(pair.key) ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof segment === 'number') {
-      const item: unknown = node.items[segment];
-      if (item === undefined) break;
-      offset = rangeStart(item) ?? offset;
-      node = item;
-    } else {
-      break;
-    }
-  }
-  return offset === undefined ? {} : positionOf(lineCounter, offset);
-}
-
-function positionOf(lineCounter: LineCounter, offset: number): Position {
-  const { line, col } = lineCounter.linePos(offset);
-  // LineCounter reports line 0 before it has seen a newline (a one-line file).
-  return { line: Math.max(line, 1), column: Math.max(col, 1) };
-}
-
-function rangeStart(node: unknown): number | undefined {
-  return (node as Node | null | undefined)?.range?.[0];
-}
-
-function compareIssues(a: DirectoryFileIssue, b: DirectoryFileIssue): number {
-  return (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0);
-}
 
 /** zod's issue in the file's terms: "required" for a missing field, one issue per unknown key. */
 function schemaIssues(issue: z.core.$ZodIssue): UnlocatedIssue[] {

@@ -158,6 +158,8 @@ export interface HistoryEntry {
   details?: string;
 }
 
+export type SubmittedAnswerValue = string | string[];
+
 export interface AccessRequest {
   id: string;
   type: RequestType;
@@ -166,7 +168,7 @@ export interface AccessRequest {
   requesterId: string;
   targetUserId: string;
   justification?: string;
-  answers: { questionId: string; value: string | string[] }[];
+  answers: { questionId: string; value: SubmittedAnswerValue }[];
   schedule: Schedule;
   state: RequestState;
   currentStage?: number;

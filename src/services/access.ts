@@ -1,6 +1,7 @@
 import { policyAdmits } from '../domain/eligibility';
 import { extensionPlan, formatInstant } from '../domain/lifecycle';
 import { ACTIVE_ASSIGNMENT_STATES, type AccessRequest, type Assignment } from '../domain/model';
+import { newRequest } from '../domain/newRequest';
 import { AlreadyOpenError } from '../store/repositories/requests';
 import type { ServiceDependencies } from './deps';
 import { type GrantedRole, grantedRoles } from './describe';
@@ -77,24 +78,19 @@ export class AccessService {
       return refuse('invalidInput', 'Please say why you need the extension: the approvers need a justification.', [{ field: 'justification', message: 'A justification is required.' }]);
     }
 
-    const request: AccessRequest = {
+    const request = newRequest({
       id: readableId('REQ'),
       type: 'extend',
       packageId: assignment.packageId,
       policyId: policy.id,
       requesterId: userId,
       targetUserId: userId,
-      ...(text ? { justification: text } : {}),
-      answers: [],
+      justification: text,
       schedule: { startAt: now, ...(plan.newExpiresAt ? { expiresAt: plan.newExpiresAt } : {}) },
       state: plan.requiresApproval ? 'pendingApproval' : 'delivered',
-      ...(plan.requiresApproval ? { currentStage: 0 } : {}),
-      stages: [],
       assignmentId: assignment.id,
-      createdAt: now,
-      updatedAt: now,
-      history: [{ at: now, actorId: userId, action: 'submitted' }],
-    };
+      now,
+    });
     try {
       await repositories.requests.insert(request);
     } catch (error) {
@@ -133,22 +129,18 @@ export class AccessService {
     if (isRefusal(found)) return found;
     const { assignment, packageName } = found;
     const now = clock.now();
-    const request: AccessRequest = {
+    const request = newRequest({
       id: readableId('REQ'),
       type: 'remove',
       packageId: assignment.packageId,
       policyId: assignment.policyId,
       requesterId: userId,
       targetUserId: userId,
-      answers: [],
       schedule: { startAt: now },
       state: 'delivering',
-      stages: [],
       assignmentId: assignment.id,
-      createdAt: now,
-      updatedAt: now,
-      history: [{ at: now, actorId: userId, action: 'submitted' }],
-    };
+      now,
+    });
     try {
       await repositories.requests.insert(request);
     } catch (error) {

@@ -1,6 +1,7 @@
 import { packageAvailability } from '../domain/eligibility';
 import { formatDate, formatInstant } from '../domain/lifecycle';
 import type { AccessRequest, RequestState } from '../domain/model';
+import { newRequest } from '../domain/newRequest';
 import { validateSubmission } from '../domain/requestRules';
 import { checkSeparationOfDuties } from '../domain/separationOfDuties';
 import { AlreadyOpenError } from '../store/repositories/requests';
@@ -90,23 +91,19 @@ export class RequestService {
     const { value } = validation;
     const needsApproval = policy.approval.required && policy.approval.stages.length > 0;
     const startsLater = value.schedule.startAt.getTime() > now.getTime();
-    const request: AccessRequest = {
+    const request = newRequest({
       id: readableId('REQ'),
       type: 'add',
       packageId: accessPackage.id,
       policyId: policy.id,
       requesterId: userId,
       targetUserId: userId,
-      ...(value.justification ? { justification: value.justification } : {}),
+      justification: value.justification,
       answers: value.answers,
       schedule: { startAt: value.schedule.startAt, ...(value.schedule.expiresAt ? { expiresAt: value.schedule.expiresAt } : {}) },
       state: needsApproval ? 'pendingApproval' : startsLater ? 'scheduled' : 'delivering',
-      ...(needsApproval ? { currentStage: 0 } : {}),
-      stages: [],
-      createdAt: now,
-      updatedAt: now,
-      history: [{ at: now, actorId: userId, action: 'submitted' }],
-    };
+      now,
+    });
     try {
       await repositories.requests.insert(request);
     } catch (error) {
