@@ -1,0 +1,20 @@
+import type { TaskRepository } from '../store/repositories/tasks';
+import { NOTIFY_TASKS, type Notifications, type OutgoingCard, type SendOptions } from './notifications';
+
+/** Notifications as durable tasks: queued with the state change, delivered by the notifier. */
+export class TaskNotifications implements Notifications {
+  constructor(private readonly tasks: TaskRepository) {}
+
+  async send(userId: string, card: OutgoingCard, options: SendOptions = {}): Promise<void> {
+    await this.tasks.enqueue({
+      type: NOTIFY_TASKS.send,
+      payload: { userId, card, ...(options.trackAs ? { trackAs: options.trackAs } : {}) },
+      ...(options.key ? { dedupeKey: `${NOTIFY_TASKS.send}:${options.key}` } : {}),
+    });
+  }
+
+  async update(trackAs: string, card: OutgoingCard): Promise<void> {
+    // Updates are not de-duplicated: the latest one queued is the one that shows last.
+    await this.tasks.enqueue({ type: NOTIFY_TASKS.update, payload: { trackAs, card } });
+  }
+}
