@@ -7,7 +7,7 @@ import { TenantGuard } from './bot/tenantGuard';
 import { type ApplyReport, applyCatalog, type KindReport } from './catalog/applyCatalog';
 import { formatCatalogError, loadCatalogFile } from './catalog/catalogFile';
 import { type Clock, systemClock } from './clock';
-import { buildBot } from './composeBot';
+import { buildBot, registerTaskHandlers } from './composeBot';
 import type { Config } from './config';
 import { LocalDirectory } from './directory/localDirectory';
 import type { Directory } from './directory/port';
@@ -90,9 +90,11 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       }
     };
 
-    const { bot } = buildBot({ repositories, directory, clock, logger });
+    const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: config.adminUserIds, groupId: config.adminGroupId } });
+    const { bot } = graph;
 
     const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 5 * 60_000, maxPerTick: 500 });
+    registerTaskHandlers(taskRunner, graph);
     const scheduler = new Scheduler([taskRunner], config.schedulerIntervalMs, logger);
 
     const server = createHttpServer({ adapter, bot, store, logger });

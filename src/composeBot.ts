@@ -2,31 +2,55 @@
 // tests, so both run exactly the same graph.
 import { AccessPackagesBot } from './bot/accessPackagesBot';
 import { CardRenderer } from './bot/cards';
+import { ApprovalActions } from './bot/approvalActions';
 import { SelfServiceActions } from './bot/selfServiceActions';
 import type { Clock } from './clock';
 import type { Directory } from './directory/port';
 import type { Logger } from './logger';
+import type { TaskRunner } from './scheduler/taskRunner';
 import { AccessService } from './services/access';
+import { AdminPolicy, type AdminSettings } from './services/admins';
+import { ApprovalService } from './services/approvals';
 import { CatalogBrowser } from './services/catalogBrowser';
 import type { ServiceDependencies } from './services/deps';
 import { RequestService } from './services/requests';
+import { TaskNotifications } from './services/taskNotifications';
 import { TaskWorkflow } from './services/workflow';
 import type { Repositories } from './store/repositories';
 
 export interface BotGraph {
   bot: AccessPackagesBot;
   services: ServiceDependencies;
+  approvals: ApprovalService;
+  cards: CardRenderer;
 }
 
-export function buildBot(input: { repositories: Repositories; directory: Directory; clock: Clock; logger: Logger }): BotGraph {
+export interface BotInput {
+  repositories: Repositories;
+  directory: Directory;
+  clock: Clock;
+  logger: Logger;
+  admins: AdminSettings;
+  /** Fraction of a stage's decision time after which approvers are reminded (default 0.5). */
+  reminderFraction?: number;
+}
+
+export function buildBot(input: BotInput): BotGraph {
   const { repositories, directory, clock, logger } = input;
   const cards = new CardRenderer();
   const services: ServiceDependencies = { repositories, directory, clock, workflow: new TaskWorkflow(repositories.tasks) };
+  const approvals = new ApprovalService({ ...services, notifications: new TaskNotifications(repositories.tasks), reminderFraction: input.reminderFraction });
+  const approvalActions = new ApprovalActions(approvals, new AdminPolicy(input.admins, directory), cards);
   const selfService = new SelfServiceActions(
     { browser: new CatalogBrowser(services), requests: new RequestService(services), access: new AccessService(services) },
     cards,
     clock,
   );
-  const bot = new AccessPackagesBot({ cards, conversationReferences: repositories.conversationReferences, selfService, clock, logger });
-  return { bot, services };
+  const bot = new AccessPackagesBot({ cards, conversationReferences: repositories.conversationReferences, selfService, approvals: approvalActions, clock, logger });
+  return { bot, services, approvals, cards };
+}
+
+/** Registers the services' durable work on the task runner. */
+export function registerTaskHandlers(runner: TaskRunner, graph: BotGraph): void {
+  for (const [type, handler] of Object.entries(graph.approvals.taskHandlers())) runner.register(type, (task) => handler(task.payload));
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../logger';
 import type { ConversationReferenceRepository } from '../store/repositories/conversationReferences';
 import type { CardRenderer, AdaptiveCardJson } from './cards';
 import { CHAT_COMMANDS, parseCommand, suggestCommand } from './commands';
+import type { ApprovalActions } from './approvalActions';
 import type { SelfServiceActions } from './selfServiceActions';
 import { helpCard, noticeCard, quoteUserText, unknownCommandCard } from './views';
 
@@ -17,6 +18,7 @@ export interface BotDependencies {
   cards: CardRenderer;
   conversationReferences: ConversationReferenceRepository;
   selfService: SelfServiceActions;
+  approvals: ApprovalActions;
   clock: Clock;
   logger: Logger;
 }
@@ -41,7 +43,7 @@ export class AccessPackagesBot extends TeamsActivityHandler {
   constructor(private readonly deps: BotDependencies) {
     super();
     this.actions.set('help', async () => this.deps.cards.render('help', helpCard(CHAT_COMMANDS, false)));
-    for (const [verb, handler] of Object.entries(deps.selfService.verbs())) this.actions.set(verb, handler);
+    for (const [verb, handler] of Object.entries({ ...deps.selfService.verbs(), ...deps.approvals.verbs() })) this.actions.set(verb, handler);
 
     this.onMessage(async (context, next) => {
       await this.rememberConversation(context);
@@ -110,6 +112,8 @@ export class AccessPackagesBot extends TeamsActivityHandler {
         return self.myRequests(userId);
       case 'my access':
         return self.myAccess(userId);
+      case 'approvals':
+        return this.deps.approvals.pending(userId, args[0]);
       default:
         return Promise.resolve(this.deps.cards.render('help', helpCard(CHAT_COMMANDS, false)));
     }

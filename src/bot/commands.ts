@@ -48,6 +48,13 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
     adminOnly: false,
   },
   {
+    name: 'approvals',
+    usage: 'approvals [package id]',
+    description: 'Admins: requests waiting for approval, and who holds them.',
+    aliases: ['pending', 'pending approvals'],
+    adminOnly: true,
+  },
+  {
     name: 'help',
     usage: 'help',
     description: 'Show what you can do here.',

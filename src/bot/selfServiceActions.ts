@@ -49,11 +49,13 @@ const REFUSAL_BUTTONS: Partial<Record<Refusal['reason'], Button[]>> = {
   notFound: [{ title: 'Browse packages', verb: 'packages' }],
 };
 
-/** Answers to a form's questions arrive as inputs named "answer:<question id>". */
+/**
+ * Answers to a form's questions arrive as inputs named "answer:<question id>". Built with
+ * Object.fromEntries so a key like "__proto__" stays an own key (and is refused as unknown)
+ * instead of changing the object's prototype.
+ */
 function answersOf(data: CardData): Record<string, unknown> {
-  const answers: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(data)) if (key.startsWith(ANSWER_PREFIX)) answers[key.slice(ANSWER_PREFIX.length)] = value;
-  return answers;
+  return Object.fromEntries(Object.entries(data).filter(([key]) => key.startsWith(ANSWER_PREFIX)).map(([key, value]) => [key.slice(ANSWER_PREFIX.length), value]));
 }
 
 export class SelfServiceActions {

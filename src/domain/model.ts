@@ -141,9 +141,13 @@ export interface RequestStage {
   index: number;
   /** Resolved approver object ids at the time the stage started. */
   approverIds: string[];
+  /** True when the primary approvers resolved to nobody and the fallback approvers were asked. */
+  usedFallback?: boolean;
   startedAt?: Date;
   decision?: Decision;
   escalatedAt?: Date;
+  /** Alternate approvers added at escalation; the primary approvers can still decide. */
+  escalationApproverIds?: string[];
 }
 
 export interface Schedule {

@@ -1,6 +1,7 @@
 import { packageAvailability } from '../domain/eligibility';
 import { describeExpiry, maximumExpiry } from '../domain/lifecycle';
 import type { AccessPackage, Policy, Question } from '../domain/model';
+import { searchWords } from '../store/repositories/packages';
 import { keysForRequestor } from '../store/repositories/policies';
 import type { ServiceDependencies } from './deps';
 import { describeApproval, type GrantedRole, grantedRoles } from './describe';
@@ -48,8 +49,10 @@ export class CatalogBrowser {
 
   /** The packages this user may request, filtered by text, a page at a time. */
   async browse(userId: string, query: { text?: unknown; page?: unknown }): Promise<Outcome<{ items: PackageSummary[]; total: number; page: number; pageCount: number; text: string }>> {
-    const text = typeof query.text === 'string' ? query.text.trim() : '';
-    if (text.length > MAX_SEARCH_LENGTH) return refuse('invalidInput', `Search text is limited to ${MAX_SEARCH_LENGTH} characters.`);
+    const typed = typeof query.text === 'string' ? query.text.trim() : '';
+    if (typed.length > MAX_SEARCH_LENGTH) return refuse('invalidInput', `Search text is limited to ${MAX_SEARCH_LENGTH} characters.`);
+    // Text with no searchable word (only punctuation) searches for nothing in particular.
+    const text = searchWords(typed).length > 0 ? typed : '';
     const requestedPage = typeof query.page === 'number' && Number.isInteger(query.page) && query.page >= 0 ? query.page : 0;
 
     const { repositories } = this.deps;

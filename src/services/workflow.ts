@@ -10,10 +10,15 @@ export const TASK_TYPES = {
   deliver: 'request.deliver',
   cancelApproval: 'request.cancelApproval',
   remove: 'assignment.remove',
+  approvalTimeout: 'approval.timeout',
+  approvalEscalation: 'approval.escalate',
+  approvalReminder: 'approval.remind',
 } as const;
 
 export interface Workflow {
   submitted(request: AccessRequest): Promise<void>;
+  /** Approval is complete: deliver (at the requested start when it lies ahead). */
+  approved(request: AccessRequest): Promise<void>;
   canceled(request: AccessRequest): Promise<void>;
   removalRequested(request: AccessRequest): Promise<void>;
 }
@@ -22,8 +27,21 @@ export class TaskWorkflow implements Workflow {
   constructor(private readonly tasks: TaskRepository) {}
 
   async submitted(request: AccessRequest): Promise<void> {
-    const type = request.state === 'pendingApproval' ? TASK_TYPES.startApproval : TASK_TYPES.deliver;
-    await this.tasks.enqueue({ type, payload: { requestId: request.id }, dedupeKey: `${type}:${request.id}` });
+    if (request.state === 'pendingApproval') {
+      await this.tasks.enqueue({ type: TASK_TYPES.startApproval, payload: { requestId: request.id }, dedupeKey: `${TASK_TYPES.startApproval}:${request.id}` });
+    } else {
+      await this.approved(request);
+    }
+  }
+
+  async approved(request: AccessRequest): Promise<void> {
+    // A scheduled request's delivery task simply falls due at its start.
+    await this.tasks.enqueue({
+      type: TASK_TYPES.deliver,
+      payload: { requestId: request.id },
+      dueAt: request.state === 'scheduled' ? request.schedule.startAt : undefined,
+      dedupeKey: `${TASK_TYPES.deliver}:${request.id}`,
+    });
   }
 
   async canceled(request: AccessRequest): Promise<void> {

@@ -90,6 +90,10 @@ describe('employee self-service (TestAdapter, example catalog)', () => {
       expect(text).not.toContain('Finance team, Accounting app');
       expect((await press(alex, 'packages', { text: 'vat returns' })).text).toContain('Accounting');
       expect((await press(alex, 'packages', { text: 'zebra' })).text).toContain('Nothing matches "zebra"');
+      expect((await press(alex, 'packages', { text: 'p' })).text).toContain('Payment run');
+      const punctuation = await press(alex, 'packages', { text: '.*(' });
+      expect(punctuation.text).toContain('2 packages');
+      expect(punctuation.text).not.toContain('matching');
     });
 
     it('a guest sees no member-only packages, and a hidden package is not listed', async () => {
@@ -217,6 +221,7 @@ describe('employee self-service (TestAdapter, example catalog)', () => {
       ['start in the past', { ...VALID_ACCOUNTING, startDate: '2026-01-01' }, /past/i],
       ['an operator object instead of text', { ...VALID_ACCOUNTING, justification: { $gt: '' } }, /must be text|text/i],
       ['an answer to a question the policy does not ask', { ...VALID_ACCOUNTING, 'answer:salary': 'lots' }, /question|form/i],
+      ['an answer keyed __proto__ (prototype tampering)', { ...VALID_ACCOUNTING, 'answer:__proto__': 'lots' }, /question|form/i],
     ])('refuses %s, shows the form again with the answers kept, and stores nothing', async (_label, data, message) => {
       const before = await stored();
       const { text, card } = await press(fred, 'submitRequest', data);

@@ -3,7 +3,8 @@ import type { AccessPackagesBot } from '../../src/bot/accessPackagesBot';
 import { TenantGuard } from '../../src/bot/tenantGuard';
 import { applyCatalog } from '../../src/catalog/applyCatalog';
 import { formatCatalogError, loadCatalogFile } from '../../src/catalog/catalogFile';
-import { buildBot } from '../../src/composeBot';
+import { buildBot, registerTaskHandlers } from '../../src/composeBot';
+import { TaskRunner } from '../../src/scheduler/taskRunner';
 import { LocalDirectory } from '../../src/directory/localDirectory';
 import type { Directory } from '../../src/directory/port';
 import type { Logger } from '../../src/logger';
@@ -24,13 +25,24 @@ export interface BotHarness {
   repositories: Repositories;
   clock: FakeClock;
   directory: Directory;
+  /** Runs due tasks (approval steps, notifications queued as tasks) as the scheduler would. */
+  taskRunner: TaskRunner;
   /** The invoke response of the last invoke activity processed. */
   lastInvokeResponse(): InvokeResponse | undefined;
   close(): Promise<void>;
 }
 
 /** The bot on botbuilder's TestAdapter with an in-memory store: handler-level tests. */
-export async function createBotHarness(options: { tenantId?: string; logger?: Logger; directory?: Directory; exampleCatalog?: boolean } = {}): Promise<BotHarness> {
+export interface HarnessOptions {
+  tenantId?: string;
+  logger?: Logger;
+  directory?: Directory;
+  exampleCatalog?: boolean;
+  adminUserIds?: string[];
+  adminGroupId?: string;
+}
+
+export async function createBotHarness(options: HarnessOptions = {}): Promise<BotHarness> {
   const store = await openEmbeddedStore({});
   const clock = new FakeClock();
   const logger = options.logger ?? silentLogger;
@@ -41,7 +53,10 @@ export async function createBotHarness(options: { tenantId?: string; logger?: Lo
     await applyCatalog(catalog.catalog, repositories);
   }
   const directory = options.directory ?? (await LocalDirectory.open({ file: EXAMPLE_DIRECTORY }));
-  const { bot } = buildBot({ repositories, directory, clock, logger });
+  const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: options.adminUserIds ?? [], groupId: options.adminGroupId } });
+  const { bot } = graph;
+  const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 60_000, maxPerTick: 1000, workerId: 'test' });
+  registerTaskHandlers(taskRunner, graph);
   let invokeResponse: InvokeResponse | undefined;
   const adapter = new TestAdapter(async (context: TurnContext) => bot.run(context));
   // TestAdapter queues invoke responses like any reply; keep them apart for the test to read.
@@ -62,6 +77,7 @@ export async function createBotHarness(options: { tenantId?: string; logger?: Lo
     repositories,
     clock,
     directory,
+    taskRunner,
     lastInvokeResponse: () => invokeResponse,
     close: () => store.close(),
   };

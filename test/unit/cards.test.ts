@@ -16,8 +16,22 @@ import {
 import type { AccessSummary } from '../../src/services/access';
 import type { PackageDetails } from '../../src/services/catalogBrowser';
 import type { RequestSummary } from '../../src/services/requests';
+import { newRequest } from '../../src/domain/newRequest';
+import { approvalCard, type ApprovalContext } from '../../src/services/approvalMessages';
 import { validateCard } from '../support/cardValidation';
-import { makeChoiceQuestion, makeQuestion, NOW } from '../support/domainFixtures';
+import { makeCatalog, makeChoiceQuestion, makePackage, makePolicy, makeQuestion, NOW } from '../support/domainFixtures';
+
+const approvalContext: ApprovalContext = {
+  request: {
+    ...newRequest({ id: 'REQ-7K3M9QX2', type: 'add', packageId: 'accounting', policyId: 'employees', requesterId: 'u-fred', targetUserId: 'u-fred', state: 'pendingApproval', schedule: { startAt: NOW, expiresAt: new Date('2027-05-21T09:00:00Z') }, now: NOW, justification: 'I joined the team' }),
+    answers: [{ questionId: 'costCentre', value: '4100' }],
+  },
+  accessPackage: makePackage(),
+  catalog: makeCatalog({ resources: [{ id: 'finance-team', type: 'group', originId: 'grp-finance', displayName: 'Finance team', roles: [{ id: 'member', displayName: 'Member' }] }] }),
+  policy: makePolicy({ questions: [makeQuestion({ id: 'costCentre', text: 'Cost centre' })] }),
+  requester: { id: 'u-fred', displayName: 'Fred Jansen', userPrincipalName: 'fredj@example.com', jobTitle: 'Accountant', department: 'Finance', userType: 'Member', accountEnabled: true },
+};
+const decision = { approverId: 'u-nadia', decision: 'approve' as const, at: NOW, justification: 'Welcome aboard' };
 
 const details: PackageDetails = {
   accessPackage: { id: 'accounting', displayName: 'Accounting', description: 'Finance team, Accounting app and VAT returns' },
@@ -117,6 +131,14 @@ const SAMPLES: Record<string, object[]> = {
     myAccessCard([]),
   ],
   confirmRemove: [confirmRemoveCard(access({}))],
+  approvalRequest: [
+    approvalCard(approvalContext, 0, NOW, { kind: 'pending' }).data,
+    approvalCard(approvalContext, 0, NOW, { kind: 'pending' }, 'Escalated to you').data,
+    approvalCard(approvalContext, 0, NOW, { kind: 'decided', decision, approverName: 'Nadia Okafor' }).data,
+    approvalCard(approvalContext, 0, NOW, { kind: 'decided', decision: { ...decision, decision: 'deny' }, approverName: 'Nadia Okafor' }).data,
+    approvalCard({ ...approvalContext, requester: null, request: { ...approvalContext.request, answers: [], justification: undefined } }, 0, NOW, { kind: 'timedOut' }).data,
+    approvalCard(approvalContext, 0, NOW, { kind: 'canceled' }).data,
+  ],
 };
 
 const renderer = new CardRenderer();

@@ -2,8 +2,8 @@ import type { AccessPackage } from '../../domain/model';
 import type { Collection, DocumentStore, Filter } from '../port';
 import { type Doc, toDoc } from './documents';
 
-// `searchTerms` is derived on save: every word of the name and description and its prefixes
-// (2+ letters), lower-cased. An indexed equality on it finds "acc" in "Accounting" without
+// `searchTerms` is derived on save: every word of the name and description and its prefixes,
+// lower-cased. An indexed equality on it finds "acc" in "Accounting" without
 // scanning the catalog.
 type PackageDoc = Doc<AccessPackage> & { searchTerms: string[] };
 
@@ -21,7 +21,7 @@ export function searchWords(text: string): string[] {
 export function searchTermsOf(accessPackage: Pick<AccessPackage, 'id' | 'displayName' | 'description'>): string[] {
   const terms = new Set<string>();
   for (const word of searchWords(`${accessPackage.displayName} ${accessPackage.description} ${accessPackage.id}`)) {
-    for (let length = Math.min(2, word.length); length <= Math.min(word.length, MAX_TERM_LENGTH); length++) terms.add(word.slice(0, length));
+    for (let length = 1; length <= Math.min(word.length, MAX_TERM_LENGTH); length++) terms.add(word.slice(0, length));
   }
   return [...terms];
 }

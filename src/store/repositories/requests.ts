@@ -1,5 +1,5 @@
 import { type AccessRequest, FINAL_REQUEST_STATES, type RequestState, type RequestType } from '../../domain/model';
-import { type Collection, type DocumentStore, DuplicateKeyError, type Update } from '../port';
+import { type Collection, type DocumentStore, DuplicateKeyError, type Filter, type Update } from '../port';
 import { type Doc, fromDoc, toDoc } from './documents';
 
 export const OPEN_REQUEST_STATES: readonly RequestState[] = ['pendingApproval', 'scheduled', 'delivering'];
@@ -70,20 +70,28 @@ export class RequestRepository {
     return doc ? fromRequestDoc(doc) : null;
   }
 
+  /** Requests waiting for approval (of one package, or all), oldest first. */
+  async listPending(packageId?: string, limit = 200): Promise<AccessRequest[]> {
+    const filter: Filter = { state: 'pendingApproval', ...(packageId ? { packageId } : {}) };
+    return (await this.collection.find(filter, { sort: { createdAt: 1 }, limit })).map(fromRequestDoc);
+  }
+
   async countOpenForPackage(packageId: string): Promise<number> {
     return this.collection.count({ packageId, state: { $in: [...OPEN_REQUEST_STATES] } });
   }
 
   /**
    * Atomic state transition: applies `update` only if the request is still in `from`.
-   * Returns the request after the update, or null when it had already moved on.
+   * `precondition` adds conditions (e.g. the stage, or `updatedAt` as a version for
+   * optimistic concurrency). Returns the request after the update, or null when it had
+   * already moved on.
    */
-  async transition(id: string, from: RequestState | readonly RequestState[], update: Update): Promise<AccessRequest | null> {
+  async transition(id: string, from: RequestState | readonly RequestState[], update: Update, precondition: Filter = {}): Promise<AccessRequest | null> {
     const states = typeof from === 'string' ? [from] : [...from];
     const target = update.$set?.state as RequestState | undefined;
     const closing = target !== undefined && FINAL_REQUEST_STATES.includes(target);
     const effective: Update = closing ? { ...update, $unset: { ...(update.$unset ?? {}), openKey: true } } : update;
-    const doc = await this.collection.findOneAndUpdate({ _id: id, state: { $in: states } }, effective);
+    const doc = await this.collection.findOneAndUpdate({ ...precondition, _id: id, state: { $in: states } }, effective);
     return doc ? fromRequestDoc(doc) : null;
   }
 }

@@ -1,0 +1,40 @@
+// Card verbs and commands of approval: decode, delegate to the approval service, pick the card.
+import { formatInstant } from '../domain/lifecycle';
+import type { AdminPolicy } from '../services/admins';
+import type { ApprovalService } from '../services/approvals';
+import type { AdaptiveCardJson, CardRenderer } from './cards';
+import type { VerbHandler } from './selfServiceActions';
+import { noticeCard } from './views';
+
+export class ApprovalActions {
+  constructor(
+    private readonly approvals: ApprovalService,
+    private readonly admins: AdminPolicy,
+    private readonly cards: CardRenderer,
+  ) {}
+
+  verbs(): Record<string, VerbHandler> {
+    return { decide: (userId, data) => this.decide(userId, data) };
+  }
+
+  async decide(userId: string, data: Record<string, unknown>): Promise<AdaptiveCardJson> {
+    const result = await this.approvals.decide(userId, data);
+    if (result.ok) return this.cards.render(result.card.template, result.card.data);
+    const title = result.reason === 'invalidInput' ? 'This card was altered' : 'Your decision was not recorded';
+    return this.cards.render('notice', noticeCard(title, result.message, 'warning'));
+  }
+
+  /** Admin command: who holds which pending approval. Others are refused (and it is audited by the caller). */
+  async pending(userId: string, packageId?: string): Promise<AdaptiveCardJson> {
+    if (!(await this.admins.isAdmin(userId))) {
+      return this.cards.render('notice', noticeCard('Admins only', 'Only access package administrators can see everyone\'s pending approvals. Type my requests to see yours.', 'warning'));
+    }
+    const rows = await this.approvals.pending(packageId);
+    const lines = rows.map(
+      (r) =>
+        `- **${r.packageName}** · ${r.request.id} · requested ${formatInstant(r.request.createdAt)} · step ${(r.request.currentStage ?? 0) + 1} · waiting on ${r.approverNames.join(', ') || 'nobody yet'}`,
+    );
+    const scope = packageId ? ` for ${packageId}` : '';
+    return this.cards.render('notice', noticeCard(`Pending approvals${scope}: ${rows.length}`, lines.join('\n') || 'Nothing is waiting for approval.', 'info'));
+  }
+}
