@@ -23,7 +23,23 @@ export interface Config {
   adminUserIds: string[];
   schedulerIntervalMs: number;
   logLevel: LogLevel;
+  notify: NotifyConfig;
 }
+
+/** Proactive messages (the notifier). */
+export interface NotifyConfig {
+  /** Where to open a chat with a user when no conversation reference is stored at all. */
+  serviceUrl: string;
+  /** Calls per second to the connector, across all conversations. */
+  ratePerSecond: number;
+  /** Calls per second into one conversation. */
+  ratePerConversationPerSecond: number;
+  /** Attempts at a message before its task fails (throttling and transient errors). */
+  maxAttempts: number;
+}
+
+/** Teams' public global endpoint for proactive messages when no serviceUrl has been seen yet. */
+export const TEAMS_PUBLIC_SERVICE_URL = 'https://smba.trafficmanager.net/teams/';
 
 export class ConfigError extends Error {
   constructor(
@@ -94,6 +110,19 @@ function idList(env: Env, name: string): string[] {
   return ids;
 }
 
+function httpUrl(env: Env, name: string, fallback: string): string {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new ConfigError(name, 'an http(s) URL such as https://smba.trafficmanager.net/teams/', raw);
+  return raw;
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const APP_TYPES: readonly AppType[] = ['MultiTenant', 'SingleTenant', 'UserAssignedMSI'];
 
@@ -125,5 +154,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     adminUserIds: idList(env, 'ADMIN_USER_IDS'),
     schedulerIntervalMs: integer(env, 'SCHEDULER_INTERVAL_MS', 15000, 100, 3_600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    notify: {
+      serviceUrl: httpUrl(env, 'TEAMS_SERVICE_URL', TEAMS_PUBLIC_SERVICE_URL),
+      // Teams allows about 30 calls a second per app and tenant; 20 leaves room for replies.
+      ratePerSecond: integer(env, 'NOTIFY_RATE_PER_SECOND', 20, 1, 1000),
+      // Teams allows 7 a second but only 60 per 30 s into one conversation: 1 a second keeps a
+      // burst of cards to one approver inside every window.
+      ratePerConversationPerSecond: integer(env, 'NOTIFY_RATE_PER_CONVERSATION_PER_SECOND', 1, 1, 7),
+      maxAttempts: integer(env, 'NOTIFY_MAX_ATTEMPTS', 8, 1, 100),
+    },
   };
 }

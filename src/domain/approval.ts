@@ -34,7 +34,8 @@ export function reminderTime(stage: ApprovalStage, startedAt: Date, fraction = 0
 }
 
 export type DecisionRefusal =
-  | { kind: 'notPending'; state: RequestState; decision?: Decision }
+  | { kind: 'decided'; decision: Decision }
+  | { kind: 'notPending'; state: RequestState }
   | { kind: 'otherStage'; currentStage: number }
   | { kind: 'ownRequest' }
   | { kind: 'notApprover' }
@@ -61,19 +62,20 @@ export type DecisionResult =
 /**
  * Checks a click against the request as it is now and works out the transition: approve at
  * the last stage ends approval, at an earlier stage moves on, and any deny ends the request.
+ * Who may decide is checked first, so someone who isn't an approver learns nothing about
+ * the request (not even who decided it).
  */
 export function decide(input: DecisionInput): DecisionResult {
   const { request, policy, approverId, stageIndex, now } = input;
   if (input.decision !== 'approve' && input.decision !== 'deny') return { ok: false, refusal: { kind: 'invalid' } };
-  if (request.state !== 'pendingApproval') {
-    const decided = [...request.stages].reverse().find((s) => s.decision)?.decision;
-    return { ok: false, refusal: { kind: 'notPending', state: request.state, ...(decided ? { decision: decided } : {}) } };
-  }
+  if (approverId === request.requesterId || approverId === request.targetUserId) return { ok: false, refusal: { kind: 'ownRequest' } };
+  if (!input.isApproverNow) return { ok: false, refusal: { kind: 'notApprover' } };
+  const clicked = request.stages[stageIndex];
+  if (clicked?.decision) return { ok: false, refusal: { kind: 'decided', decision: clicked.decision } };
+  if (request.state !== 'pendingApproval') return { ok: false, refusal: { kind: 'notPending', state: request.state } };
   const current = request.currentStage ?? 0;
   const stage = request.stages[current];
   if (stageIndex !== current || !stage) return { ok: false, refusal: { kind: 'otherStage', currentStage: current } };
-  if (approverId === request.requesterId || approverId === request.targetUserId) return { ok: false, refusal: { kind: 'ownRequest' } };
-  if (!input.isApproverNow) return { ok: false, refusal: { kind: 'notApprover' } };
 
   if (input.justification !== undefined && input.justification !== null && typeof input.justification !== 'string') {
     return { ok: false, refusal: { kind: 'invalid' } };

@@ -112,7 +112,7 @@ export class ApprovalService {
       const result = decide({ request, policy, approverId, stageIndex, decision: data.decision, justification: data.justification, isApproverNow, now });
       if (!result.ok) {
         await this.auditRefusal(approverId, request, stageIndex, result.refusal);
-        return refuse(result.refusal.kind === 'invalid' ? 'invalidInput' : 'notAllowed', await this.refusalMessage(result.refusal, context));
+        return refuse(result.refusal.kind === 'invalid' ? 'invalidInput' : 'notAllowed', await this.refusalMessage(result.refusal, context, approverId));
       }
 
       const { decision, next, stages } = result;
@@ -365,14 +365,15 @@ export class ApprovalService {
     return (await this.deps.directory.getUser(userId))?.displayName ?? 'an approver';
   }
 
-  private async refusalMessage(refusal: DecisionRefusal, context: ApprovalContext): Promise<string> {
+  private async refusalMessage(refusal: DecisionRefusal, context: ApprovalContext, approverId: string): Promise<string> {
     const { request } = context;
     switch (refusal.kind) {
+      case 'decided': {
+        const verb = refusal.decision.decision === 'approve' ? 'approved' : 'denied';
+        const who = refusal.decision.approverId === approverId ? 'you' : await this.nameOf(refusal.decision.approverId);
+        return `This request was already ${verb} by ${who} on ${formatInstant(refusal.decision.at)}. Your click changed nothing.`;
+      }
       case 'notPending': {
-        if (refusal.decision) {
-          const verb = refusal.decision.decision === 'approve' ? 'approved' : 'denied';
-          return `This request was already ${verb} by ${await this.nameOf(refusal.decision.approverId)} on ${formatInstant(refusal.decision.at)}. Your click changed nothing.`;
-        }
         const what: Record<string, string> = { canceled: 'canceled by the requester', timedOut: 'denied automatically because nobody decided in time', denied: 'denied' };
         return `This request was ${what[refusal.state] ?? 'already decided'}. Your click changed nothing.`;
       }

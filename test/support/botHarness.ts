@@ -5,6 +5,7 @@ import { applyCatalog } from '../../src/catalog/applyCatalog';
 import { formatCatalogError, loadCatalogFile } from '../../src/catalog/catalogFile';
 import { buildBot, registerTaskHandlers } from '../../src/composeBot';
 import { TaskRunner } from '../../src/scheduler/taskRunner';
+import type { ApprovalService } from '../../src/services/approvals';
 import { LocalDirectory } from '../../src/directory/localDirectory';
 import type { Directory } from '../../src/directory/port';
 import type { Logger } from '../../src/logger';
@@ -27,6 +28,7 @@ export interface BotHarness {
   directory: Directory;
   /** Runs due tasks (approval steps, notifications queued as tasks) as the scheduler would. */
   taskRunner: TaskRunner;
+  approvals: ApprovalService;
   /** The invoke response of the last invoke activity processed. */
   lastInvokeResponse(): InvokeResponse | undefined;
   close(): Promise<void>;
@@ -78,6 +80,7 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
     clock,
     directory,
     taskRunner,
+    approvals: graph.approvals,
     lastInvokeResponse: () => invokeResponse,
     close: () => store.close(),
   };

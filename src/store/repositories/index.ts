@@ -8,6 +8,7 @@ import { GrantRepository } from './grants';
 import { PackageRepository } from './packages';
 import { PolicyRepository } from './policies';
 import { RequestRepository } from './requests';
+import { SentCardRepository } from './sentCards';
 import { TaskRepository } from './tasks';
 
 export interface Repositories {
@@ -20,6 +21,7 @@ export interface Repositories {
   tasks: TaskRepository;
   conversationReferences: ConversationReferenceRepository;
   audit: AuditRepository;
+  sentCards: SentCardRepository;
 }
 
 /** Builds every repository on one store and creates their indexes. */
@@ -35,6 +37,7 @@ export async function openRepositories(store: DocumentStore, clock: Clock): Prom
     tasks: new TaskRepository(store, now),
     conversationReferences: new ConversationReferenceRepository(store, now),
     audit: new AuditRepository(store, now),
+    sentCards: new SentCardRepository(store, now),
   };
   for (const repository of Object.values(repositories)) await repository.init();
   return repositories;
