@@ -31,6 +31,8 @@ export interface BotInput {
   clock: Clock;
   logger: Logger;
   admins: AdminSettings;
+  /** The bot's app id (empty when auth is disabled), for share links. */
+  botAppId?: string;
   /** Fraction of a stage's decision time after which approvers are reminded (default 0.5). */
   reminderFraction?: number;
 }
@@ -45,6 +47,7 @@ export function buildBot(input: BotInput): BotGraph {
     { browser: new CatalogBrowser(services), requests: new RequestService(services), access: new AccessService(services) },
     cards,
     clock,
+    input.botAppId ?? '',
   );
   const bot = new AccessPackagesBot({ cards, conversationReferences: repositories.conversationReferences, selfService, approvals: approvalActions, clock, logger });
   return { bot, services, approvals, cards };

@@ -82,7 +82,8 @@ export function describeConnectorError(error: unknown, nowMs: number): Connector
   const response = record(e?.response);
   const bodyText = text(response?.bodyAsText) ?? '';
   const systemCode = text(e?.code);
-  const code = status === undefined ? systemCode : (teamsCode(e?.details, `${bodyText} ${message}`) ?? systemCode);
+  // With an HTTP answer, only Teams' own code means something (not e.g. PARSE_ERROR for an HTML 502 page).
+  const code = status === undefined ? systemCode : teamsCode(e?.details, `${bodyText} ${message}`);
   const retryAfterMs = parseRetryAfter(header(response?.headers, 'retry-after'), nowMs);
   const failure = { status, code, message, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
 

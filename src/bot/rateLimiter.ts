@@ -4,7 +4,9 @@
 //
 // Each bucket is a token bucket written as GCRA (the "virtual scheduling" form): one number
 // per bucket, the theoretical time the next call is due. Pure: time is passed in, nothing
-// sleeps here; the caller waits for what `reserve` returns.
+// sleeps here; the caller waits for what `reserve` returns. Meant for callers that reserve
+// one at a time and wait (the task runner handles one task at a time): concurrent callers
+// still never exceed a limit, but one conversation's long wait would hold the others back.
 
 export interface BucketSpec {
   /** Sustained calls per second. */

@@ -63,6 +63,8 @@ export class SelfServiceActions {
     private readonly services: SelfServices,
     private readonly cards: CardRenderer,
     private readonly clock: Clock,
+    /** The bot's app id, for share links; empty when auth is disabled. */
+    private readonly botAppId = '',
   ) {}
 
   /** Verb → handler, for the bot's action table. */
@@ -93,15 +95,15 @@ export class SelfServiceActions {
 
   async details(userId: string, packageId: unknown): Promise<AdaptiveCardJson> {
     const result = await this.services.browser.details(userId, packageId);
-    return result.ok ? this.cards.render('packageDetails', packageDetailsCard(result.details)) : this.refusal(result);
+    return result.ok ? this.cards.render('packageDetails', packageDetailsCard(result.details, this.botAppId)) : this.refusal(result);
   }
 
   async requestForm(userId: string, packageId: unknown, policyId: unknown): Promise<AdaptiveCardJson> {
     const result = await this.services.browser.details(userId, packageId);
     if (!result.ok) return this.refusal(result);
     const offer = result.details.offers.find((o) => o.id === policyId) ?? (result.details.offers.length === 1 ? result.details.offers[0] : undefined);
-    if (!offer) return this.cards.render('packageDetails', packageDetailsCard(result.details));
-    if (result.details.status !== 'available') return this.cards.render('packageDetails', packageDetailsCard(result.details));
+    if (!offer) return this.cards.render('packageDetails', packageDetailsCard(result.details, this.botAppId));
+    if (result.details.status !== 'available') return this.cards.render('packageDetails', packageDetailsCard(result.details, this.botAppId));
     return this.cards.render('requestForm', requestFormCard(result.details, offer.id, this.clock.now()));
   }
 

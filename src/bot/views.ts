@@ -70,7 +70,16 @@ export function packageListCard(result: { items: PackageSummary[]; total: number
   };
 }
 
-export function packageDetailsCard(details: PackageDetails) {
+/**
+ * A Teams deep link that opens the chat with the bot with "request <id>" typed in: how a hidden
+ * package is shared. Needs the bot's app id, so there is none when auth is disabled locally.
+ */
+export function packageDeepLink(botAppId: string, packageId: string): string {
+  if (!botAppId) return '';
+  return `https://teams.microsoft.com/l/chat/0/0?users=28:${encodeURIComponent(botAppId)}&message=${encodeURIComponent(`request ${packageId}`)}`;
+}
+
+export function packageDetailsCard(details: PackageDetails, botAppId = '') {
   const { accessPackage, status } = details;
   const statusText =
     status === 'assigned'
@@ -97,6 +106,7 @@ export function packageDetailsCard(details: PackageDetails) {
       buttonTitle: several ? `Request via ${offer.displayName}` : 'Request access',
     })),
     followUp: status === 'assigned' ? [{ title: 'My access', verb: 'myAccess' }] : status === 'pending' ? [{ title: 'My requests', verb: 'myRequests' }] : [],
+    shareText: botAppId ? `Share this package: [link](${packageDeepLink(botAppId, accessPackage.id)}), or tell people to type **request ${accessPackage.id}**.` : `Others can open it by typing **request ${accessPackage.id}**.`,
   };
 }
 

@@ -7,17 +7,60 @@ export interface RecordedCall {
   conversationId?: string;
   activityId?: string;
   body: Record<string, unknown>;
+  /** The status the connector answered with. */
+  status: number;
+}
+
+/** An answer the test makes the connector give instead of success. */
+export interface CannedResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Error answers as Teams gives them ("Status codes from bot conversational APIs" and
+ * "Proactive messages" in the Teams platform docs).
+ */
+export const TEAMS_ERRORS = {
+  throttled: (retryAfterSeconds?: number): CannedResponse => ({
+    status: 429,
+    body: { error: { code: 'Throttled', message: 'Too many requests.' } },
+    ...(retryAfterSeconds === undefined ? {} : { headers: { 'retry-after': String(retryAfterSeconds) } }),
+  }),
+  serviceError: (status = 502): CannedResponse => ({ status, body: { error: { code: 'ServiceError', message: 'Service dependency issue.' } } }),
+  blockedByUser: (): CannedResponse => ({ status: 403, body: { error: { code: 'ConversationBlockedByUser', message: 'User blocked the conversation with the bot.' } } }),
+  /** The documented MessageWritesBlocked answer: the code hides in a JSON string. */
+  messageWritesBlocked: (): CannedResponse => ({
+    status: 403,
+    body: { errorCode: 209, message: '{\r\n  "subCode": "MessageWritesBlocked",\r\n  "details": "Thread is blocked from message writes.",\r\n  "errorCode": null,\r\n  "errorSubCode": null\r\n}' },
+  }),
+  notInstalled: (): CannedResponse => ({ status: 403, body: { error: { code: 'ForbiddenOperationException', message: "Bot isn't installed in user's personal scope" } } }),
+  botNotRegistered: (): CannedResponse => ({ status: 401, body: { error: { code: 'BotNotRegistered', message: 'No registration found for this bot.' } } }),
+  conversationNotFound: (): CannedResponse => ({ status: 404, body: { error: { code: 'ConversationNotFound', message: 'Conversation not found.' } } }),
+  activityNotFound: (): CannedResponse => ({ status: 404, body: { error: { code: 'ActivityNotFoundInConversation', message: 'Conversation not found.' } } }),
+};
+
+interface Rule {
+  response: CannedResponse;
+  when: (call: RecordedCall) => boolean;
+  remaining: number;
 }
 
 /**
  * A stand-in for the Bot Framework connector service: the bot's `serviceUrl` points here, so
- * every activity it sends (POST) or updates (PUT) is recorded for the test to inspect.
+ * every activity it sends (POST) or updates (PUT) is recorded for the test to inspect. Tests
+ * can make it fail calls (`respond`) or forget a conversation (`dropConversation`).
  */
 export class LoopbackConnector {
   readonly calls: RecordedCall[] = [];
   private server?: http.Server;
   private nextId = 1;
   private waiters: { predicate: (c: RecordedCall) => boolean; resolve: (c: RecordedCall) => void }[] = [];
+  private rules: Rule[] = [];
+  private readonly dropped = new Set<string>();
+  /** Called with each call as it arrives (e.g. to note the test's virtual time). */
+  onCall?: (call: RecordedCall) => void;
 
   get serviceUrl(): string {
     const address = this.server?.address() as AddressInfo | null;
@@ -37,9 +80,34 @@ export class LoopbackConnector {
     this.server = undefined;
   }
 
-  /** Activities the bot sent (POSTed), in order. */
+  /** Activities the bot sent (POSTed and accepted), in order. */
   get sent(): Record<string, unknown>[] {
-    return this.calls.filter((c) => c.method === 'POST' && c.conversationId !== undefined).map((c) => c.body);
+    return this.calls.filter((c) => c.method === 'POST' && c.conversationId !== undefined && c.status < 300).map((c) => c.body);
+  }
+
+  /** Bodies of the bot's requests to create a conversation (POST /v3/conversations), in order. */
+  get createdConversations(): Record<string, unknown>[] {
+    return this.calls.filter((c) => c.method === 'POST' && c.path === '/v3/conversations').map((c) => c.body);
+  }
+
+  /**
+   * Answers the next `times` calls (default 1) matching `when` (default: any call) with
+   * `response` instead of success. Rules are consulted in the order they were added.
+   */
+  respond(response: CannedResponse, options: { times?: number; when?: (call: RecordedCall) => boolean } = {}): void {
+    this.rules.push({ response, when: options.when ?? (() => true), remaining: options.times ?? 1 });
+  }
+
+  /** From now on, calls into this conversation answer 404 ConversationNotFound (as after "remove chat history"). */
+  dropConversation(conversationId: string): void {
+    this.dropped.add(conversationId);
+  }
+
+  /** Forgets pending `respond` rules and dropped conversations. */
+  resetResponses(): void {
+    this.rules = [];
+    this.dropped.clear();
+    this.onCall = undefined;
   }
 
   /** Resolves with the first recorded call (past or future) matching the predicate. */
@@ -72,8 +140,12 @@ export class LoopbackConnector {
         conversationId: match?.[1] ? decodeURIComponent(match[1]) : undefined,
         activityId: match?.[2] ? decodeURIComponent(match[2]) : undefined,
         body,
+        status: 200,
       };
+      const canned = this.cannedFor(call);
+      if (canned) call.status = canned.status;
       this.calls.push(call);
+      this.onCall?.(call);
       for (const waiter of [...this.waiters]) {
         if (waiter.predicate(call)) {
           this.waiters.splice(this.waiters.indexOf(waiter), 1);
@@ -81,11 +153,26 @@ export class LoopbackConnector {
         }
       }
       res.setHeader('content-type', 'application/json');
+      if (canned) {
+        res.writeHead(canned.status, canned.headers ?? {});
+        res.end(canned.body === undefined ? '' : JSON.stringify(canned.body));
+        return;
+      }
       if (call.method === 'POST' && path === '/v3/conversations') {
         res.end(JSON.stringify({ id: `conv-${this.nextId++}`, activityId: `act-${this.nextId++}` }));
         return;
       }
       res.end(JSON.stringify({ id: call.activityId && call.method === 'PUT' ? call.activityId : `act-${this.nextId++}` }));
     });
+  }
+
+  private cannedFor(call: RecordedCall): CannedResponse | undefined {
+    const rule = this.rules.find((r) => r.remaining > 0 && r.when(call));
+    if (rule) {
+      rule.remaining -= 1;
+      return rule.response;
+    }
+    if (call.conversationId !== undefined && this.dropped.has(call.conversationId)) return TEAMS_ERRORS.conversationNotFound();
+    return undefined;
   }
 }

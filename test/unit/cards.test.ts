@@ -7,6 +7,7 @@ import {
   myAccessCard,
   myRequestsCard,
   noticeCard,
+  packageDeepLink,
   packageDetailsCard,
   packageListCard,
   requestFormCard,
@@ -18,6 +19,7 @@ import type { PackageDetails } from '../../src/services/catalogBrowser';
 import type { RequestSummary } from '../../src/services/requests';
 import { newRequest } from '../../src/domain/newRequest';
 import { approvalCard, type ApprovalContext } from '../../src/services/approvalMessages';
+import { cardText as cardTextOf } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
 import { makeCatalog, makeChoiceQuestion, makePackage, makePolicy, makeQuestion, NOW } from '../support/domainFixtures';
 
@@ -109,7 +111,7 @@ const SAMPLES: Record<string, object[]> = {
       text: '',
     }),
   ],
-  packageDetails: [packageDetailsCard(details), packageDetailsCard(tie), packageDetailsCard({ ...details, status: 'assigned', expiresAt: NOW }), packageDetailsCard({ ...details, status: 'pending', pendingRequestId: 'REQ-1' })],
+  packageDetails: [packageDetailsCard(details), packageDetailsCard(details, '11111111-2222-3333-4444-555555555555'), packageDetailsCard(tie), packageDetailsCard({ ...details, status: 'assigned', expiresAt: NOW }), packageDetailsCard({ ...details, status: 'pending', pendingRequestId: 'REQ-1' })],
   requestForm: [
     requestFormCard(details, 'employees', NOW),
     requestFormCard(tie, 'contractors', NOW),
@@ -181,6 +183,14 @@ describe('card templates', () => {
     const card = renderer.render('unknownCommand', unknownCommandCard('y'.repeat(500), CHAT_COMMANDS, false));
     expect(JSON.stringify(card)).not.toContain('y'.repeat(100));
     expect(JSON.stringify(card)).toContain('…');
+  });
+
+  it('the share link opens the bot chat with the request command typed in', () => {
+    expect(packageDeepLink('11111111-2222-3333-4444-555555555555', 'audit-archive')).toBe(
+      'https://teams.microsoft.com/l/chat/0/0?users=28:11111111-2222-3333-4444-555555555555&message=request%20audit-archive',
+    );
+    expect(packageDeepLink('', 'audit-archive')).toBe('');
+    expect(cardTextOf(renderer.render('packageDetails', packageDetailsCard(details)))).toContain('Others can open it by typing **request accounting**.');
   });
 
   it('refuses a template name that could escape cards/', () => {

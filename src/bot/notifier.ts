@@ -1,0 +1,407 @@
+// The delivery side of proactive messages: services queue `notify.send` / `notify.update`
+// tasks (src/services/taskNotifications.ts); this turns each into one paced call to the Teams
+// connector and maps the answer to a task outcome (done, retry at a time, or failed).
+import {
+  type Attachment,
+  type ChannelAccount,
+  type CloudAdapter,
+  type ConversationParameters,
+  type ConversationReference,
+  TurnContext,
+} from 'botbuilder';
+import type { Clock } from '../clock';
+import type { Config } from '../config';
+import type { ConversationRef, Task } from '../domain/model';
+import type { Logger } from '../logger';
+import type { TaskOutcome, TaskRunner } from '../scheduler/taskRunner';
+import { NOTIFY_TASKS, type OutgoingCard } from '../services/notifications';
+import type { ConversationReferenceRepository } from '../store/repositories/conversationReferences';
+import type { SentCardRepository } from '../store/repositories/sentCards';
+import type { CardRenderer } from './cards';
+import { type ConnectorFailure, describeConnectorError, summarize } from './connectorErrors';
+import { burstFor, RateLimiter } from './rateLimiter';
+import { disableSdkRetries } from './sdkRetries';
+
+/** First retry after a transient failure; doubles per attempt up to the cap, ±20 % jitter. */
+const BACKOFF_BASE_MS = 5_000;
+const BACKOFF_CAP_MS = 10 * 60_000;
+/** A Retry-After beyond this is treated as this (a misbehaving proxy shouldn't park a card for days). */
+const RETRY_AFTER_CAP_MS = 60 * 60_000;
+/** How long after the pending send's due time an early update looks again. */
+const UPDATE_WAIT_MS = 2_000;
+
+/** What to tell an operator for Teams answers that retrying can't fix. */
+const HINTS = new Map<string, string>(Object.entries({
+  ForbiddenOperationException: 'the app is not installed for this user in personal scope',
+  BotNotInConversationRoster: 'the bot is no longer part of this conversation (the app was removed)',
+  BotDisabledByAdmin: 'a Teams admin has blocked this app for the user',
+  BotNotRegistered: 'the bot registration was not found: check MicrosoftAppId and the Teams channel of the Azure Bot',
+  InvalidBotApiHost: "the user's tenant is in a government cloud: set TEAMS_SERVICE_URL to its endpoint",
+  MessageSizeTooBig: 'the card is too large for Teams',
+}));
+
+export interface ProactiveNotifierDeps {
+  /** The app's adapter: proactive turns need its credentials and middleware. */
+  adapter: CloudAdapter;
+  cards: CardRenderer;
+  repositories: { conversationReferences: ConversationReferenceRepository; sentCards: SentCardRepository };
+  config: Pick<Config, 'bot' | 'tenantId' | 'notify'>;
+  /** Task time: retries are scheduled on it. */
+  clock: Clock;
+  logger: Logger;
+  /** Real time for pacing unless given (tests pass a virtual clock and a sleep that moves it). */
+  pacing?: { now: () => number; sleep: (ms: number) => Promise<void> };
+  /** Jitter source in [0, 1). */
+  random?: () => number;
+}
+
+interface SendPayload {
+  userId: string;
+  card: OutgoingCard;
+  trackAs?: string;
+}
+
+interface UpdatePayload {
+  trackAs: string;
+  card: OutgoingCard;
+}
+
+/** Where a message went (or failed to go). */
+type Delivery =
+  | { ok: true; activityId?: string; conversationId: string; reference: Record<string, unknown> }
+  | { ok: false; failure: ConnectorFailure; conversationId?: string };
+
+type TurnResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** The bot's own address in a tenant, enough to open a 1:1 chat with any user there. */
+export interface NewChatAddress {
+  serviceUrl: string;
+  bot: ChannelAccount;
+  tenantId: string;
+}
+
+export class ProactiveNotifier {
+  private readonly limiter: RateLimiter;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: ProactiveNotifierDeps) {
+    const { notify } = deps.config;
+    const pacing = deps.pacing ?? { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
+    this.limiter = new RateLimiter(
+      {
+        global: { ratePerSecond: notify.ratePerSecond, burst: burstFor(notify.ratePerSecond) },
+        perKey: { ratePerSecond: notify.ratePerConversationPerSecond, burst: burstFor(notify.ratePerConversationPerSecond) },
+      },
+      pacing.now,
+    );
+    this.sleep = pacing.sleep;
+    this.random = deps.random ?? Math.random;
+    this.log = deps.logger.child({ component: 'notifier' });
+  }
+
+  register(runner: TaskRunner): void {
+    runner.register(NOTIFY_TASKS.send, (task) => this.send(task));
+    runner.register(NOTIFY_TASKS.update, (task) => this.update(task));
+  }
+
+  async send(task: Task): Promise<TaskOutcome> {
+    const payload = decodeSend(task.payload);
+    if (typeof payload === 'string') return this.fail(task, payload);
+    const { sentCards, conversationReferences } = this.deps.repositories;
+
+    if (payload.trackAs) {
+      // This very task already delivered the card and only its "done" was lost (lease ran out,
+      // process died): sending again would show the user the same card twice.
+      const earlier = await sentCards.get(payload.trackAs);
+      if (earlier?.sentByTaskId === task.id) return { status: 'done' };
+    }
+
+    const attachment = this.render(payload.card);
+    if (typeof attachment === 'string') return this.fail(task, attachment);
+
+    const stored = await conversationReferences.get(payload.userId);
+    let delivery: Delivery;
+    if (stored) {
+      delivery = await this.sendOn(storedReference(stored), attachment);
+      if (!delivery.ok && delivery.failure.kind === 'conversationNotFound') {
+        // The chat is gone (e.g. the user removed the chat history). Forget it and open a new
+        // one at once; the bot's serviceUrl and account in the old reference are still good.
+        await sentCards.forgetReference(payload.userId, delivery.conversationId ?? '');
+        this.log.info({ taskId: task.id, userId: payload.userId, conversationId: delivery.conversationId }, 'stored conversation no longer exists; opening a new chat');
+        const address = resolveNewChatAddress(stored, this.deps.config);
+        if (typeof address === 'string') return this.fail(task, `can't reach user ${payload.userId}: ${address}`);
+        delivery = await this.sendOnNewChat(payload.userId, address, attachment);
+      }
+    } else {
+      const address = await this.newChatAddress();
+      if (typeof address === 'string') return this.fail(task, `can't reach user ${payload.userId}: ${address}`);
+      delivery = await this.sendOnNewChat(payload.userId, address, attachment);
+    }
+
+    if (delivery.ok) {
+      if (payload.trackAs) await this.track(task, payload, delivery);
+      this.log.debug({ taskId: task.id, userId: payload.userId, conversationId: delivery.conversationId, template: payload.card.template }, 'card sent');
+      return { status: 'done' };
+    }
+    return this.outcomeFor(task, delivery.failure, `sending ${payload.card.template} to user ${payload.userId}`);
+  }
+
+  async update(task: Task): Promise<TaskOutcome> {
+    const payload = decodeUpdate(task.payload);
+    if (typeof payload === 'string') return this.fail(task, payload);
+    const { sentCards } = this.deps.repositories;
+
+    const sent = await sentCards.get(payload.trackAs);
+    if (!sent) {
+      const pending = await sentCards.pendingTaskFor(NOTIFY_TASKS.send, payload.trackAs);
+      if (pending) {
+        // The card hasn't gone out yet; look again just after its send is due. Not counted
+        // against the attempt budget: the send's own budget bounds this wait.
+        const after = Math.max(pending.dueAt.getTime(), this.deps.clock.now().getTime()) + UPDATE_WAIT_MS;
+        return { status: 'retry', at: new Date(after), error: `waiting for card ${payload.trackAs} to be sent first` };
+      }
+      this.log.debug({ taskId: task.id, trackAs: payload.trackAs }, 'no card was sent under this name: nothing to update');
+      return { status: 'done' };
+    }
+    if (task.createdAt.getTime() < sent.cardQueuedAt.getTime()) {
+      this.log.debug({ taskId: task.id, trackAs: payload.trackAs }, 'a newer card already shows: stale update skipped');
+      return { status: 'done' };
+    }
+
+    const attachment = this.render(payload.card);
+    if (typeof attachment === 'string') return this.fail(task, attachment);
+
+    await this.pace(sent.conversationId);
+    const result = await this.inTurn(
+      (logic) => this.deps.adapter.continueConversationAsync(this.deps.config.bot.appId, sent.reference as Partial<ConversationReference>, logic),
+      (context) => context.updateActivity({ id: sent.activityId, type: 'message', attachments: [attachment] }),
+    );
+    if (result.ok) {
+      await sentCards.markUpdated(payload.trackAs, task.createdAt);
+      this.log.debug({ taskId: task.id, trackAs: payload.trackAs, activityId: sent.activityId }, 'card updated');
+      return { status: 'done' };
+    }
+
+    const failure = this.describe(result.error);
+    if (failure.kind === 'activityNotFound' || failure.kind === 'conversationNotFound') {
+      // The message (or its whole chat) is gone; later updates have nothing to replace either.
+      await sentCards.delete(payload.trackAs);
+      return this.fail(task, `card ${payload.trackAs} no longer exists in Teams, so it can't be updated (${summarize(failure)})`);
+    }
+    return this.outcomeFor(task, failure, `updating card ${payload.trackAs} for user ${sent.userId}`);
+  }
+
+  /**
+   * Where to open a chat with a user the bot has no reference for: the bot's serviceUrl and
+   * account from any stored reference in the tenant, else from configuration.
+   */
+  private async newChatAddress(): Promise<NewChatAddress | string> {
+    const { config } = this.deps;
+    const latest = await this.deps.repositories.sentCards.latestReference(config.tenantId);
+    return resolveNewChatAddress(latest, config);
+  }
+
+  private async sendOn(reference: Partial<ConversationReference>, attachment: Attachment): Promise<Delivery> {
+    const conversationId = reference.conversation?.id ?? '';
+    await this.pace(conversationId);
+    const result = await this.inTurn(
+      (logic) => this.deps.adapter.continueConversationAsync(this.deps.config.bot.appId, reference, logic),
+      (context) => context.sendActivity({ type: 'message', attachments: [attachment] }),
+    );
+    if (!result.ok) return { ok: false, failure: this.describe(result.error), conversationId };
+    return { ok: true, activityId: result.value?.id, conversationId, reference: withoutActivityId(reference) };
+  }
+
+  private async sendOnNewChat(userId: string, address: NewChatAddress, attachment: Attachment): Promise<Delivery> {
+    const parameters: ConversationParameters = {
+      isGroup: false,
+      bot: address.bot,
+      // Teams accepts the user's Entra object id as the member id when opening a 1:1 chat.
+      members: [account(userId)],
+      tenantId: address.tenantId,
+      channelData: { tenant: { id: address.tenantId } },
+    };
+    let conversationId: string | undefined;
+    await this.pace(`new:${userId}`);
+    const result = await this.inTurn(
+      (logic) => this.deps.adapter.createConversationAsync(this.deps.config.bot.appId, 'msteams', address.serviceUrl, '', parameters, logic),
+      async (context) => {
+        conversationId = context.activity.conversation.id;
+        const reference = newChatReference(userId, address, conversationId);
+        // Saved before sending: the chat exists now whether or not the message gets through.
+        await this.deps.repositories.conversationReferences.save({ id: userId, tenantId: address.tenantId, reference, updatedAt: this.deps.clock.now() });
+        await this.pace(conversationId);
+        const response = await context.sendActivity({ type: 'message', attachments: [attachment] });
+        return { activityId: response?.id, reference };
+      },
+    );
+    if (!result.ok) return { ok: false, failure: this.describe(result.error), conversationId };
+    return { ok: true, activityId: result.value.activityId, conversationId: conversationId ?? '', reference: result.value.reference };
+  }
+
+  private async track(task: Task, payload: SendPayload, delivery: Extract<Delivery, { ok: true }>): Promise<void> {
+    if (!payload.trackAs) return;
+    if (!delivery.activityId) {
+      this.log.warn({ taskId: task.id, trackAs: payload.trackAs }, 'Teams returned no message id: this card cannot be updated later');
+      return;
+    }
+    await this.deps.repositories.sentCards.record({
+      id: payload.trackAs,
+      userId: payload.userId,
+      conversationId: delivery.conversationId,
+      activityId: delivery.activityId,
+      reference: delivery.reference,
+      sentByTaskId: task.id,
+      cardQueuedAt: task.createdAt,
+    });
+  }
+
+  /**
+   * Runs `action` in a proactive turn and hands back its result or error. Errors are caught
+   * inside the turn because the app's onTurnError would otherwise log and swallow them.
+   */
+  private async inTurn<T>(start: (logic: (context: TurnContext) => Promise<void>) => Promise<void>, action: (context: TurnContext) => Promise<T>): Promise<TurnResult<T>> {
+    let result: TurnResult<T> | undefined;
+    try {
+      await start(async (context) => {
+        disableSdkRetries(context, this.deps.adapter);
+        try {
+          result = { ok: true, value: await action(context) };
+        } catch (error) {
+          result = { ok: false, error };
+        }
+      });
+    } catch (error) {
+      // Thrown before the turn ran: creating the chat, or getting a token.
+      return { ok: false, error };
+    }
+    // Middleware (the tenant guard) may end a turn without running it.
+    return result ?? { ok: false, error: new TurnDroppedError() };
+  }
+
+  private describe(error: unknown): ConnectorFailure {
+    if (error instanceof TurnDroppedError) return { kind: 'permanent', message: error.message };
+    return describeConnectorError(error, this.deps.clock.now().getTime());
+  }
+
+  private outcomeFor(task: Task, failure: ConnectorFailure, what: string): TaskOutcome {
+    const summary = summarize(failure);
+    switch (failure.kind) {
+      case 'throttled':
+      case 'transient': {
+        if (task.attempts >= this.deps.config.notify.maxAttempts) {
+          return this.fail(task, `${what}: gave up after ${task.attempts} attempts: ${summary}`);
+        }
+        const delay = failure.kind === 'throttled' && failure.retryAfterMs !== undefined ? Math.min(Math.max(failure.retryAfterMs, 1000), RETRY_AFTER_CAP_MS) : this.backoff(task.attempts);
+        this.log.debug({ taskId: task.id, attempts: task.attempts, delayMs: delay, failure: summary }, 'connector call will be retried');
+        return { status: 'retry', at: new Date(this.deps.clock.now().getTime() + delay), error: `${what}: ${summary}` };
+      }
+      case 'blocked':
+        this.log.warn({ taskId: task.id, failure: summary }, 'the user has blocked the bot; messages to them fail until they unblock it');
+        return { status: 'failed', error: `${what}: the user has blocked the bot (${summary})` };
+      default: {
+        const hint = failure.code ? HINTS.get(failure.code) : undefined;
+        const auth = failure.status === 401 ? 'the connector refused the bot\'s credentials: check MicrosoftAppId, MicrosoftAppPassword and MicrosoftAppType' : undefined;
+        return this.fail(task, `${what}: ${[hint ?? auth, summary].filter(Boolean).join(': ')}`);
+      }
+    }
+  }
+
+  /** Exponential back-off with ±20 % jitter, so retries from a burst don't collide again. */
+  private backoff(attempt: number): number {
+    const base = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempt - 1));
+    return Math.round(base * (0.8 + 0.4 * this.random()));
+  }
+
+  private fail(task: Task, error: string): TaskOutcome {
+    this.log.error({ taskId: task.id, type: task.type, error }, 'proactive message failed');
+    return { status: 'failed', error };
+  }
+
+  private render(card: OutgoingCard): Attachment | string {
+    try {
+      return this.deps.cards.attachment(card.template, card.data);
+    } catch (error) {
+      return `card ${card.template} could not be rendered: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+
+  private async pace(key: string): Promise<void> {
+    const wait = this.limiter.reserve(key);
+    if (wait > 0) await this.sleep(wait);
+  }
+}
+
+class TurnDroppedError extends Error {
+  constructor() {
+    super('the proactive turn was dropped by middleware before it ran (is TENANT_ID a different tenant from the stored conversation?)');
+    this.name = 'TurnDroppedError';
+  }
+}
+
+/**
+ * The address for a new 1:1 chat. The bot's Teams id is `28:` + its app id; the public
+ * serviceUrl is Teams' documented fallback when none has been seen.
+ */
+export function resolveNewChatAddress(latest: ConversationRef | null, config: Pick<Config, 'bot' | 'tenantId' | 'notify'>): NewChatAddress | string {
+  const reference = latest?.reference as Partial<ConversationReference> | undefined;
+  const tenantId = config.tenantId ?? latest?.tenantId ?? reference?.conversation?.tenantId ?? config.bot.appTenantId;
+  const bot = reference?.bot?.id ? reference.bot : config.bot.appId ? account(`28:${config.bot.appId}`) : undefined;
+  if (!bot) return 'no conversation reference is stored yet and MicrosoftAppId is empty, so the bot\'s Teams id is unknown';
+  if (!tenantId) return 'the tenant is unknown: set TENANT_ID (or MicrosoftAppTenantId)';
+  return { serviceUrl: reference?.serviceUrl ?? config.notify.serviceUrl, bot, tenantId };
+}
+
+/** A ChannelAccount by id alone: `name` is optional on the wire though the schema types insist. */
+function account(id: string, name?: string): ChannelAccount {
+  return (name ? { id, name } : { id }) as ChannelAccount;
+}
+
+function storedReference(stored: ConversationRef): Partial<ConversationReference> {
+  // Saved from TurnContext.getConversationReference by the bot, so it has that shape.
+  return stored.reference as Partial<ConversationReference>;
+}
+
+/** The reference of a chat the notifier opened itself (the user's 29: id isn't known yet). */
+function newChatReference(userId: string, address: NewChatAddress, conversationId: string): Record<string, unknown> {
+  return {
+    channelId: 'msteams',
+    serviceUrl: address.serviceUrl,
+    bot: address.bot,
+    user: { id: userId, aadObjectId: userId },
+    conversation: { id: conversationId, conversationType: 'personal', isGroup: false, tenantId: address.tenantId },
+  };
+}
+
+/** A reference to reuse later: the id of whatever activity it came from means nothing then. */
+function withoutActivityId(reference: Partial<ConversationReference>): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...reference };
+  delete copy.activityId;
+  return copy;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function decodeCard(value: unknown): OutgoingCard | undefined {
+  if (!isRecord(value) || typeof value.template !== 'string' || !isRecord(value.data)) return undefined;
+  return { template: value.template, data: value.data };
+}
+
+function decodeSend(payload: Record<string, unknown>): SendPayload | string {
+  const card = decodeCard(payload.card);
+  if (typeof payload.userId !== 'string' || payload.userId === '') return 'malformed notify.send task: userId missing';
+  if (!card) return 'malformed notify.send task: card must be {template, data}';
+  if (payload.trackAs !== undefined && (typeof payload.trackAs !== 'string' || payload.trackAs === '')) return 'malformed notify.send task: trackAs must be a string';
+  return { userId: payload.userId, card, ...(payload.trackAs ? { trackAs: payload.trackAs } : {}) };
+}
+
+function decodeUpdate(payload: Record<string, unknown>): UpdatePayload | string {
+  const card = decodeCard(payload.card);
+  if (typeof payload.trackAs !== 'string' || payload.trackAs === '') return 'malformed notify.update task: trackAs missing';
+  if (!card) return 'malformed notify.update task: card must be {template, data}';
+  return { trackAs: payload.trackAs, card };
+}
