@@ -3,6 +3,7 @@ import path from 'node:path';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type TurnContext } from 'botbuilder';
 import type { Server } from 'restify';
 import type { AccessPackagesBot } from './bot/accessPackagesBot';
+import { ProactiveNotifier, type ProactiveNotifierDeps } from './bot/notifier';
 import { TenantGuard } from './bot/tenantGuard';
 import { type ApplyReport, applyCatalog, type KindReport } from './catalog/applyCatalog';
 import { formatCatalogError, loadCatalogFile } from './catalog/catalogFile';
@@ -36,6 +37,8 @@ export interface AppOverrides {
   host?: string;
   /** Start the scheduler loop (tests drive `scheduler.tick()` themselves). */
   startScheduler?: boolean;
+  /** The notifier's time source for pacing (tests use virtual time so nothing sleeps). */
+  notifierPacing?: ProactiveNotifierDeps['pacing'];
 }
 
 export interface RunningApp {
@@ -95,6 +98,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
 
     const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 5 * 60_000, maxPerTick: 500 });
     registerTaskHandlers(taskRunner, graph);
+    new ProactiveNotifier({ adapter, cards: graph.cards, repositories, config, clock, logger, pacing: overrides.notifierPacing }).register(taskRunner);
     const scheduler = new Scheduler([taskRunner], config.schedulerIntervalMs, logger);
 
     const server = createHttpServer({ adapter, bot, store, logger });

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { RunningApp } from '../../src/app';
-import { CardRenderer } from '../../src/bot/cards';
-import { ProactiveNotifier } from '../../src/bot/notifier';
 import type { Config } from '../../src/config';
 import type { Task } from '../../src/domain/model';
 import { NOTIFY_TASKS, type OutgoingCard } from '../../src/services/notifications';
@@ -39,22 +37,11 @@ describe('proactive messages end to end: task queue → notifier → CloudAdapte
   let connector: LoopbackConnector;
   let app: RunningApp & { baseUrl: string; clock: FakeClock; config: Config };
   let notifications: TaskNotifications;
-  let virtualMs = 0;
 
   beforeAll(async () => {
     connector = new LoopbackConnector();
     await connector.start();
     app = await startTestApp();
-    // Wired here until src/app.ts registers it; pacing runs on virtual time so nothing sleeps.
-    new ProactiveNotifier({
-      adapter: app.adapter,
-      cards: new CardRenderer(),
-      repositories: app.repositories,
-      config: app.config,
-      clock: app.clock,
-      logger: app.logger,
-      pacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) },
-    }).register(app.taskRunner);
     notifications = new TaskNotifications(app.repositories.tasks);
     // Megan talks to the bot once: her conversation reference is stored.
     expect((await postActivity(app.baseUrl, helpMessage(connector.serviceUrl))).status).toBe(200);

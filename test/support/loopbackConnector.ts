@@ -9,6 +9,8 @@ export interface RecordedCall {
   body: Record<string, unknown>;
   /** The status the connector answered with. */
   status: number;
+  /** The id the connector gave the new conversation or activity (what a later PUT targets). */
+  responseId?: string;
 }
 
 /** An answer the test makes the connector give instead of success. */
@@ -159,10 +161,12 @@ export class LoopbackConnector {
         return;
       }
       if (call.method === 'POST' && path === '/v3/conversations') {
-        res.end(JSON.stringify({ id: `conv-${this.nextId++}`, activityId: `act-${this.nextId++}` }));
+        call.responseId = `conv-${this.nextId++}`;
+        res.end(JSON.stringify({ id: call.responseId, activityId: `act-${this.nextId++}` }));
         return;
       }
-      res.end(JSON.stringify({ id: call.activityId && call.method === 'PUT' ? call.activityId : `act-${this.nextId++}` }));
+      call.responseId = call.activityId && call.method === 'PUT' ? call.activityId : `act-${this.nextId++}`;
+      res.end(JSON.stringify({ id: call.responseId }));
     });
   }
 

@@ -15,7 +15,10 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export async function startTestApp(env: Record<string, string> = {}, overrides: AppOverrides = {}): Promise<RunningApp & { config: Config; baseUrl: string; clock: FakeClock }> {
   const config: Config = { ...loadConfig({ LOG_LEVEL: 'silent', ...env }, REPO_ROOT), port: 0 };
   const clock = new FakeClock();
+  // The notifier paces on virtual time: it "sleeps" by moving this counter, not the test.
+  let virtualMs = 0;
   const app = await startApp(config, {
+    notifierPacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) },
     store: await openEmbeddedStore({}),
     directory: await LocalDirectory.open({ file: config.localDirectoryFile }),
     clock,
