@@ -3,6 +3,7 @@ import type { RunningApp } from '../../src/app';
 import type { AccessRequest } from '../../src/domain/model';
 import { cardOf, cardText } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
+import type { FakeClock } from '../support/fakeClock';
 import { LoopbackConnector, type RecordedCall } from '../support/loopbackConnector';
 import { postActivity, startTestApp } from '../support/testApp';
 
@@ -144,6 +145,7 @@ describe('approvals end to end through /api/messages', () => {
     await drain();
     expect(cardsTo(fred).map((c) => c.text).join('\n')).toContain('Their reason: "Talk to Nadia first"');
 
+    (app.clock as FakeClock).advance(60_000);
     const canceled = await submit(fred, { packageId: 'accounting', policyId: 'employees', justification: 'Again', 'answer:costCentre': '4100' });
     const nadiaCard = cardsTo(nadia).find((c) => c.text.includes(canceled.id))!;
     await press(fred, { verb: 'cancelRequest', requestId: canceled.id });

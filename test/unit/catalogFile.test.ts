@@ -610,7 +610,7 @@ describe('the example files', () => {
     const result = await loadCatalogFile(join(examples, 'catalog.yaml'));
     if (!result.ok) throw new Error(result.errors.map(formatCatalogError).join('\n'));
     const { catalogs, packages, policies } = result.catalog;
-    expect(summarizeDefinition(result.catalog)).toBe('1 catalog, 4 packages, 5 policies');
+    expect(summarizeDefinition(result.catalog)).toBe('1 catalog, 5 packages, 6 policies');
 
     expect(catalogs[0].resources.find((r) => r.id === 'finance-team')?.roles.map((r) => r.id)).toEqual(['member', 'owner']);
     const accounting = packages.find((p) => p.id === 'accounting');

@@ -57,7 +57,7 @@ export class RequestRepository {
   }
 
   async listForUser(userId: string, limit = 20): Promise<AccessRequest[]> {
-    return (await this.collection.find({ targetUserId: userId }, { sort: { createdAt: -1 }, limit })).map(fromRequestDoc);
+    return (await this.collection.find({ targetUserId: userId }, { sort: { createdAt: -1, _id: -1 }, limit })).map(fromRequestDoc);
   }
 
   async listOpenForUser(userId: string): Promise<AccessRequest[]> {
