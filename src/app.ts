@@ -93,7 +93,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       }
     };
 
-    const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: config.adminUserIds, groupId: config.adminGroupId }, botAppId: config.bot.appId });
+    const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: config.adminUserIds, groupId: config.adminGroupId }, botAppId: config.bot.appId, reminderFraction: config.approvalReminderPercent / 100 });
     const { bot } = graph;
 
     const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 5 * 60_000, maxPerTick: 500 });

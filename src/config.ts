@@ -24,6 +24,8 @@ export interface Config {
   schedulerIntervalMs: number;
   logLevel: LogLevel;
   notify: NotifyConfig;
+  /** Undecided approvers are reminded after this percentage of a stage's decision time. */
+  approvalReminderPercent: number;
 }
 
 /** Proactive messages (the notifier). */
@@ -163,5 +165,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       ratePerConversationPerSecond: integer(env, 'NOTIFY_RATE_PER_CONVERSATION_PER_SECOND', 1, 1, 7),
       maxAttempts: integer(env, 'NOTIFY_MAX_ATTEMPTS', 8, 1, 100),
     },
+    approvalReminderPercent: integer(env, 'APPROVAL_REMINDER_PERCENT', 50, 1, 99),
   };
 }

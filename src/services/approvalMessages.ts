@@ -1,6 +1,6 @@
 // What approvers and requesters are told about approvals, as card data (plain, formatted
 // strings: it is queued as a task and rendered later by the bot layer).
-import { formatInstant } from '../domain/lifecycle';
+import { describeExpiry, formatInstant } from '../domain/lifecycle';
 import type { AccessPackage, AccessRequest, Catalog, Decision, Policy } from '../domain/model';
 import type { DirectoryUser } from '../directory/port';
 import { grantedRoles } from './describe';
@@ -54,7 +54,10 @@ export function approvalCard(context: ApprovalContext, stageIndex: number, deadl
   const roles = grantedRoles(accessPackage, context.catalog).map((r) => `${r.resource} (${r.role})`);
   const { text, color } = outcomeText(outcome);
   const start = request.schedule.startAt;
-  const schedule = [start && start.getTime() > request.createdAt.getTime() ? `from ${formatInstant(start)}` : 'from approval', request.schedule.expiresAt ? `until ${formatInstant(request.schedule.expiresAt)}` : ''].filter(Boolean).join(' ');
+  const from = start && start.getTime() > request.createdAt.getTime() ? `From ${formatInstant(start)}` : 'From approval';
+  // With no end chosen, the policy decides: say what that will be.
+  const until = request.schedule.expiresAt ? `until ${formatInstant(request.schedule.expiresAt)}` : `· ${describeExpiry(policy.lifecycle).replace(/^Access /, '')}`;
+  const schedule = `${from} ${until}`;
   const kind = request.type === 'extend' ? 'extend' : 'access';
   return {
     template: 'approvalRequest',
@@ -70,7 +73,7 @@ export function approvalCard(context: ApprovalContext, stageIndex: number, deadl
       policyName: policy.displayName,
       justification: request.justification ?? 'None given',
       answers: answersOf(context),
-      schedule: schedule || 'from approval',
+      schedule,
       stageText: stageCount > 1 ? `Stage ${stageIndex + 1} of ${stageCount}` : 'Single stage',
       timesOut: `Decide by ${formatInstant(deadline)}; after that the request is denied automatically.`,
       justificationRequired: policy.approval.stages[stageIndex]?.approverJustificationRequired ?? false,

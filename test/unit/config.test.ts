@@ -15,6 +15,7 @@ describe('loadConfig', () => {
       adminUserIds: [],
       schedulerIntervalMs: 15000,
       logLevel: 'info',
+      approvalReminderPercent: 50,
     });
     expect(config.mongodbUri).toBeUndefined();
     expect(config.tenantId).toBeUndefined();
@@ -58,6 +59,7 @@ describe('loadConfig', () => {
     [{ PORT: 'abc' }, 'Configuration error: PORT must be an integer from 1 to 65535 (got "abc")'],
     [{ PORT: '70000' }, 'Configuration error: PORT must be an integer from 1 to 65535 (got "70000")'],
     [{ SCHEDULER_INTERVAL_MS: '10' }, 'Configuration error: SCHEDULER_INTERVAL_MS must be an integer from 100 to 3600000 (got "10")'],
+    [{ APPROVAL_REMINDER_PERCENT: '100' }, 'Configuration error: APPROVAL_REMINDER_PERCENT must be an integer from 1 to 99 (got "100")'],
     [{ LOG_LEVEL: 'loud' }, 'Configuration error: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")'],
     [{ MicrosoftAppType: 'Single' }, 'Configuration error: MicrosoftAppType must be one of MultiTenant, SingleTenant, UserAssignedMSI (got "Single")'],
     [{ MicrosoftAppId: 'not-a-guid' }, /MicrosoftAppId must be the bot's app \(client\) id, a GUID/],
