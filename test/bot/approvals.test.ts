@@ -79,6 +79,7 @@ describe('approvals (TestAdapter, example catalog)', () => {
       justification: 'I joined the accounting team',
       answers: [{ question: 'What is your cost centre?', answer: '4100' }],
       stageText: 'Single stage',
+      schedule: 'From approval · lasts 180 days',
       timesOut: 'Decide by 29 Nov 2026 at 09:00 UTC; after that the request is denied automatically.',
       pending: true,
     });
