@@ -41,8 +41,13 @@ export function buildBot(input: BotInput): BotGraph {
   const { repositories, directory, clock, logger } = input;
   const cards = new CardRenderer();
   const services: ServiceDependencies = { repositories, directory, clock, workflow: new TaskWorkflow(repositories.tasks) };
-  const approvals = new ApprovalService({ ...services, notifications: new TaskNotifications(repositories.tasks), reminderFraction: input.reminderFraction });
-  const approvalActions = new ApprovalActions(approvals, new AdminPolicy(input.admins, directory), cards);
+  const approvals = new ApprovalService({
+    ...services,
+    notifications: new TaskNotifications(repositories.tasks),
+    admins: new AdminPolicy(input.admins, directory),
+    reminderFraction: input.reminderFraction,
+  });
+  const approvalActions = new ApprovalActions(approvals, cards);
   const selfService = new SelfServiceActions(
     { browser: new CatalogBrowser(services), requests: new RequestService(services), access: new AccessService(services) },
     cards,

@@ -1,6 +1,5 @@
 // Card verbs and commands of approval: decode, delegate to the approval service, pick the card.
 import { formatInstant } from '../domain/lifecycle';
-import type { AdminPolicy } from '../services/admins';
 import type { ApprovalService } from '../services/approvals';
 import type { AdaptiveCardJson, CardRenderer } from './cards';
 import type { VerbHandler } from './selfServiceActions';
@@ -9,7 +8,6 @@ import { noticeCard } from './views';
 export class ApprovalActions {
   constructor(
     private readonly approvals: ApprovalService,
-    private readonly admins: AdminPolicy,
     private readonly cards: CardRenderer,
   ) {}
 
@@ -24,12 +22,11 @@ export class ApprovalActions {
     return this.cards.render('notice', noticeCard(title, result.message, 'warning'));
   }
 
-  /** Admin command: who holds which pending approval. Others are refused (and it is audited by the caller). */
+  /** Admin command: who holds which pending approval. */
   async pending(userId: string, packageId?: string): Promise<AdaptiveCardJson> {
-    if (!(await this.admins.isAdmin(userId))) {
-      return this.cards.render('notice', noticeCard('Admins only', 'Only access package administrators can see everyone\'s pending approvals. Type my requests to see yours.', 'warning'));
-    }
-    const rows = await this.approvals.pending(packageId);
+    const result = await this.approvals.pending(userId, packageId);
+    if (!result.ok) return this.cards.render('notice', noticeCard('Admins only', result.message, 'warning'));
+    const { rows } = result;
     const lines = rows.map(
       (r) =>
         `- **${r.packageName}** · ${r.request.id} · requested ${formatInstant(r.request.createdAt)} · step ${(r.request.currentStage ?? 0) + 1} · waiting on ${r.approverNames.join(', ') || 'nobody yet'}`,

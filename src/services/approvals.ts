@@ -15,6 +15,7 @@ import {
   requesterTimedOut,
   trackKey,
 } from './approvalMessages';
+import type { AdminPolicy } from './admins';
 import type { ServiceDependencies } from './deps';
 import type { Notifications, OutgoingCard } from './notifications';
 import { asId, type Outcome, refuse } from './outcome';
@@ -22,11 +23,19 @@ import { TASK_TYPES } from './workflow';
 
 export interface ApprovalDependencies extends ServiceDependencies {
   notifications: Notifications;
+  admins: AdminPolicy;
   /** Fraction of the decision time after which undecided approvers get a reminder. */
   reminderFraction?: number;
 }
 
 const DONE: TaskOutcome = { status: 'done' };
+
+export interface PendingApproval {
+  request: AccessRequest;
+  packageName: string;
+  approverNames: string[];
+  waitingSince?: Date;
+}
 /** Optimistic concurrency: a decision computed on a version that changed meanwhile is recomputed. */
 const MAX_DECISION_ATTEMPTS = 5;
 
@@ -257,9 +266,13 @@ export class ApprovalService {
     return DONE;
   }
 
-  /** Requests waiting for approval, with who holds them: for admins. */
-  async pending(packageId?: string): Promise<{ request: AccessRequest; packageName: string; approverNames: string[]; waitingSince?: Date }[]> {
+  /** Requests waiting for approval, with who holds them. Admins only; a refusal is audited. */
+  async pending(userId: string, packageId?: string): Promise<Outcome<{ rows: PendingApproval[] }>> {
     const { repositories } = this.deps;
+    if (!(await this.deps.admins.isAdmin(userId))) {
+      await repositories.audit.append({ actorId: userId, action: 'admin.refused', details: { command: 'approvals', ...(packageId ? { packageId } : {}) } });
+      return refuse('notAllowed', "Only access package administrators can see everyone's pending approvals. Type my requests to see yours.");
+    }
     const requests = await repositories.requests.listPending(packageId);
     const names = new Map((await repositories.packages.getMany([...new Set(requests.map((r) => r.packageId))])).map((p) => [p.id, p.displayName]));
     const rows = [];
@@ -268,7 +281,7 @@ export class ApprovalService {
       const approverNames = stage ? await Promise.all(stageDeciders(stage).map((id) => this.nameOf(id))) : [];
       rows.push({ request, packageName: names.get(request.packageId) ?? request.packageId, approverNames, waitingSince: stage?.startedAt });
     }
-    return rows;
+    return { ok: true, rows };
   }
 
   private async noApprover(context: ApprovalContext, stageIndex: number, now: Date): Promise<TaskOutcome> {

@@ -271,5 +271,7 @@ describe('approvals (TestAdapter, example catalog)', () => {
     expect(reply).toMatch(/Accounting.*waiting on (Nadia Okafor, Alex Wilber|Alex Wilber, Nadia Okafor)/);
     await h.adapter.send(personalMessage(fred, 'approvals')).assertReply((a) => void (reply = cardText(a.attachments?.[0]?.content)));
     expect(reply).toContain('Admins only');
+    const refusals = (await h.repositories.audit.query()).filter((e) => e.action === 'admin.refused');
+    expect(refusals.map((e) => [e.actorId, e.details])).toEqual([['u-fred', { command: 'approvals' }]]);
   });
 });
