@@ -17,6 +17,7 @@ import type { TaskOutcome, TaskRunner } from '../scheduler/taskRunner';
 import { NOTIFY_TASKS, type OutgoingCard } from '../services/notifications';
 import type { ConversationReferenceRepository } from '../store/repositories/conversationReferences';
 import type { SentCardRepository } from '../store/repositories/sentCards';
+import type { TaskRepository } from '../store/repositories/tasks';
 import type { CardRenderer } from './cards';
 import { type ConnectorFailure, describeConnectorError, summarize } from './connectorErrors';
 import { burstFor, RateLimiter } from './rateLimiter';
@@ -44,7 +45,7 @@ export interface ProactiveNotifierDeps {
   /** The app's adapter: proactive turns need its credentials and middleware. */
   adapter: CloudAdapter;
   cards: CardRenderer;
-  repositories: { conversationReferences: ConversationReferenceRepository; sentCards: SentCardRepository };
+  repositories: { conversationReferences: ConversationReferenceRepository; sentCards: SentCardRepository; tasks: TaskRepository };
   config: Pick<Config, 'bot' | 'tenantId' | 'notify'>;
   /** Task time: retries are scheduled on it. */
   clock: Clock;
@@ -128,7 +129,7 @@ export class ProactiveNotifier {
       if (!delivery.ok && delivery.failure.kind === 'conversationNotFound') {
         // The chat is gone (e.g. the user removed the chat history). Forget it and open a new
         // one at once; the bot's serviceUrl and account in the old reference are still good.
-        await sentCards.forgetReference(payload.userId, delivery.conversationId ?? '');
+        await conversationReferences.forget(payload.userId, delivery.conversationId ?? '');
         this.log.info({ taskId: task.id, userId: payload.userId, conversationId: delivery.conversationId }, 'stored conversation no longer exists; opening a new chat');
         const address = resolveNewChatAddress(stored, this.deps.config);
         if (typeof address === 'string') return this.fail(task, `can't reach user ${payload.userId}: ${address}`);
@@ -155,7 +156,7 @@ export class ProactiveNotifier {
 
     const sent = await sentCards.get(payload.trackAs);
     if (!sent) {
-      const pending = await sentCards.pendingTaskFor(NOTIFY_TASKS.send, payload.trackAs);
+      const pending = await this.deps.repositories.tasks.findPending(NOTIFY_TASKS.send, 'trackAs', payload.trackAs);
       if (pending) {
         // The card hasn't gone out yet; look again just after its send is due. Not counted
         // against the attempt budget: the send's own budget bounds this wait.
@@ -199,7 +200,7 @@ export class ProactiveNotifier {
    */
   private async newChatAddress(): Promise<NewChatAddress | string> {
     const { config } = this.deps;
-    const latest = await this.deps.repositories.sentCards.latestReference(config.tenantId);
+    const latest = await this.deps.repositories.conversationReferences.latest(config.tenantId);
     return resolveNewChatAddress(latest, config);
   }
 

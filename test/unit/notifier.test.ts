@@ -346,9 +346,9 @@ describe('ProactiveNotifier against botbuilder CloudAdapter and a loopback conne
 
   it('a reference the user refreshed meanwhile is not dropped by a 404 on the old one', async () => {
     await storeReference(MEGAN, 'a:megan-new');
-    expect(await repositories.sentCards.forgetReference(MEGAN, 'a:megan-old')).toBe(false);
+    expect(await repositories.conversationReferences.forget(MEGAN, 'a:megan-old')).toBe(false);
     expect(await repositories.conversationReferences.get(MEGAN)).not.toBeNull();
-    expect(await repositories.sentCards.forgetReference(MEGAN, 'a:megan-new')).toBe(true);
+    expect(await repositories.conversationReferences.forget(MEGAN, 'a:megan-new')).toBe(true);
     expect(await repositories.conversationReferences.get(MEGAN)).toBeNull();
   });
 

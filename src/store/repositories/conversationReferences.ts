@@ -15,7 +15,9 @@ export class ConversationReferenceRepository {
     this.welcomes = store.collection('welcomes');
   }
 
-  async init(): Promise<void> {}
+  async init(): Promise<void> {
+    await this.collection.ensureIndex({ fields: ['tenantId', 'updatedAt'] });
+  }
 
   async save(ref: ConversationRef): Promise<void> {
     await this.collection.replace(toDoc(ref), { upsert: true });
@@ -24,6 +26,24 @@ export class ConversationReferenceRepository {
   async get(userId: string): Promise<ConversationRef | null> {
     const doc = await this.collection.findOne({ _id: userId });
     return doc ? fromDoc(doc) : null;
+  }
+
+  /**
+   * The most recently stored reference (in `tenantId` when given): the bot's serviceUrl and
+   * account are the same for every user of a tenant, so any one will do to open a chat with a
+   * user the bot has never talked to.
+   */
+  async latest(tenantId?: string): Promise<ConversationRef | null> {
+    const [doc] = await this.collection.find(tenantId ? { tenantId } : {}, { sort: { updatedAt: -1 }, limit: 1 });
+    return doc ? fromDoc(doc) : null;
+  }
+
+  /**
+   * Drops a user's reference that points at a conversation Teams no longer knows. Only if it
+   * still points there: a fresh reference saved meanwhile (the user wrote) is kept.
+   */
+  async forget(userId: string, conversationId: string): Promise<boolean> {
+    return (await this.collection.delete({ _id: userId, 'reference.conversation.id': conversationId })) === 1;
   }
 
   /** True the first time it is called for a conversation (atomically, across instances). */

@@ -100,6 +100,12 @@ export class TaskRepository {
     return changed === 1;
   }
 
+  /** The earliest unfinished task of `type` whose payload has `field` = `value`, if any. */
+  async findPending(type: string, field: string, value: string): Promise<Pick<Task, 'id' | 'dueAt'> | null> {
+    const [doc] = await this.collection.find({ type, state: 'pending', [`payload.${field}`]: value }, { sort: { dueAt: 1 }, limit: 1 });
+    return doc ? { id: doc._id, dueAt: doc.dueAt } : null;
+  }
+
   async countByState(state: Task['state']): Promise<number> {
     return this.collection.count({ state });
   }
