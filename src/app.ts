@@ -39,6 +39,8 @@ export interface AppOverrides {
   startScheduler?: boolean;
   /** The notifier's time source for pacing (tests use virtual time so nothing sleeps). */
   notifierPacing?: ProactiveNotifierDeps['pacing'];
+  /** The same for directory writes. */
+  directoryPacing?: ProactiveNotifierDeps['pacing'];
 }
 
 export interface RunningApp {
@@ -93,7 +95,10 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       }
     };
 
-    const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: config.adminUserIds, groupId: config.adminGroupId }, botAppId: config.bot.appId, reminderFraction: config.approvalReminderPercent / 100 });
+    const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: config.adminUserIds, groupId: config.adminGroupId }, botAppId: config.bot.appId,
+      reminderFraction: config.approvalReminderPercent / 100,
+      delivery: { ...config.delivery, pacing: overrides.directoryPacing },
+    });
     const { bot } = graph;
 
     const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 5 * 60_000, maxPerTick: 500 });

@@ -7,10 +7,12 @@ import { SelfServiceActions } from './bot/selfServiceActions';
 import type { Clock } from './clock';
 import type { Directory } from './directory/port';
 import type { Logger } from './logger';
+import { burstFor, RateLimiter } from './rateLimiter';
 import type { TaskRunner } from './scheduler/taskRunner';
 import { AccessService } from './services/access';
 import { AdminPolicy, type AdminSettings } from './services/admins';
 import { ApprovalService } from './services/approvals';
+import { DeliveryService } from './services/delivery';
 import { CatalogBrowser } from './services/catalogBrowser';
 import type { ServiceDependencies } from './services/deps';
 import { RequestService } from './services/requests';
@@ -22,6 +24,7 @@ export interface BotGraph {
   bot: AccessPackagesBot;
   services: ServiceDependencies;
   approvals: ApprovalService;
+  delivery: DeliveryService;
   cards: CardRenderer;
 }
 
@@ -35,6 +38,13 @@ export interface BotInput {
   botAppId?: string;
   /** Fraction of a stage's decision time after which approvers are reminded (default 0.5). */
   reminderFraction?: number;
+  delivery: {
+    /** Directory writes per second (Graph allows about 3,000 per 150 s per app and tenant). */
+    writesPerSecond: number;
+    maxAttempts: number;
+    /** Time source for pacing (tests use virtual time so nothing sleeps). */
+    pacing?: { now: () => number; sleep: (ms: number) => Promise<void> };
+  };
 }
 
 export function buildBot(input: BotInput): BotGraph {
@@ -48,6 +58,21 @@ export function buildBot(input: BotInput): BotGraph {
     reminderFraction: input.reminderFraction,
   });
   const approvalActions = new ApprovalActions(approvals, cards);
+  const pacing = input.delivery.pacing ?? { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
+  const writes = new RateLimiter(
+    { global: { ratePerSecond: input.delivery.writesPerSecond, burst: burstFor(input.delivery.writesPerSecond) }, perKey: { ratePerSecond: input.delivery.writesPerSecond, burst: burstFor(input.delivery.writesPerSecond) } },
+    pacing.now,
+  );
+  const delivery = new DeliveryService({
+    ...services,
+    notifications: new TaskNotifications(repositories.tasks),
+    logger,
+    pace: async () => {
+      const wait = writes.reserve('directory');
+      if (wait > 0) await pacing.sleep(wait);
+    },
+    maxAttempts: input.delivery.maxAttempts,
+  });
   const selfService = new SelfServiceActions(
     { browser: new CatalogBrowser(services), requests: new RequestService(services), access: new AccessService(services) },
     cards,
@@ -55,10 +80,11 @@ export function buildBot(input: BotInput): BotGraph {
     input.botAppId ?? '',
   );
   const bot = new AccessPackagesBot({ cards, conversationReferences: repositories.conversationReferences, selfService, approvals: approvalActions, clock, logger });
-  return { bot, services, approvals, cards };
+  return { bot, services, approvals, delivery, cards };
 }
 
 /** Registers the services' durable work on the task runner. */
 export function registerTaskHandlers(runner: TaskRunner, graph: BotGraph): void {
-  for (const [type, handler] of Object.entries(graph.approvals.taskHandlers())) runner.register(type, (task) => handler(task.payload));
+  const handlers = { ...graph.approvals.taskHandlers(), ...graph.delivery.taskHandlers() };
+  for (const [type, handler] of Object.entries(handlers)) runner.register(type, (task) => handler(task.payload, task.attempts));
 }

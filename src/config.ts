@@ -26,6 +26,12 @@ export interface Config {
   notify: NotifyConfig;
   /** Undecided approvers are reminded after this percentage of a stage's decision time. */
   approvalReminderPercent: number;
+  delivery: {
+    /** Directory writes per second; Graph allows about 3,000 per 150 s per app and tenant. */
+    writesPerSecond: number;
+    /** Attempts per resource role before it is reported failed. */
+    maxAttempts: number;
+  };
 }
 
 /** Proactive messages (the notifier). */
@@ -166,5 +172,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       maxAttempts: integer(env, 'NOTIFY_MAX_ATTEMPTS', 8, 1, 100),
     },
     approvalReminderPercent: integer(env, 'APPROVAL_REMINDER_PERCENT', 50, 1, 99),
+    delivery: {
+      writesPerSecond: integer(env, 'GRAPH_WRITES_PER_SECOND', 18, 1, 1000),
+      maxAttempts: integer(env, 'DELIVERY_MAX_ATTEMPTS', 10, 1, 100),
+    },
   };
 }

@@ -20,7 +20,7 @@ import type { SentCardRepository } from '../store/repositories/sentCards';
 import type { TaskRepository } from '../store/repositories/tasks';
 import type { CardRenderer } from './cards';
 import { type ConnectorFailure, describeConnectorError, summarize } from './connectorErrors';
-import { burstFor, RateLimiter } from './rateLimiter';
+import { burstFor, RateLimiter } from '../rateLimiter';
 import { disableSdkRetries } from './sdkRetries';
 
 /** First retry after a transient failure; doubles per attempt up to the cap, ±20 % jitter. */

@@ -218,6 +218,8 @@ export interface Assignment {
   expiresAt?: Date;
   roles: DeliveredRole[];
   requestIds: string[];
+  /** Why removal was started: given back or removed by an admin, or expired. */
+  endReason?: 'removed' | 'expired';
   createdAt: Date;
   updatedAt: Date;
 }

@@ -4,6 +4,7 @@ import { describeExpiry, formatInstant } from '../domain/lifecycle';
 import type { AccessPackage, AccessRequest, Catalog, Decision, Policy } from '../domain/model';
 import type { DirectoryUser } from '../directory/port';
 import { grantedRoles } from './describe';
+import { notice } from './messages';
 import type { OutgoingCard } from './notifications';
 
 export interface ApprovalContext {
@@ -82,10 +83,6 @@ export function approvalCard(context: ApprovalContext, stageIndex: number, deadl
       outcomeColor: color,
     },
   };
-}
-
-function notice(title: string, message: string, tone: 'info' | 'warning' | 'error', buttons: { title: string; verb: string }[] = []): OutgoingCard {
-  return { template: 'notice', data: { title, message, tone, buttons } };
 }
 
 export function requesterApproved(context: ApprovalContext, approverName: string, scheduled: boolean): OutgoingCard {

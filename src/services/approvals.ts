@@ -48,7 +48,7 @@ export class ApprovalService {
   constructor(private readonly deps: ApprovalDependencies) {}
 
   /** Task handlers, by task type. */
-  taskHandlers(): Record<string, (payload: Record<string, unknown>) => Promise<TaskOutcome>> {
+  taskHandlers(): Record<string, (payload: Record<string, unknown>, attempts: number) => Promise<TaskOutcome>> {
     return {
       [TASK_TYPES.startApproval]: (p) => this.startStage(String(p.requestId), Number(p.stage ?? 0)),
       [TASK_TYPES.approvalTimeout]: (p) => this.timeOut(String(p.requestId), Number(p.stage)),

@@ -217,7 +217,8 @@ describe('approvals (TestAdapter, example catalog)', () => {
     await approve(nadia, req.id);
     h.clock.advance(8 * DAY);
     await h.taskRunner.run();
-    expect((await h.repositories.requests.get(req.id))!.state).toBe('delivering');
+    expect((await h.repositories.requests.get(req.id))!.state).toBe('delivered');
+    expect((await h.repositories.audit.query({ userId: 'u-fred' })).map((e) => e.action)).not.toContain('approval.timedOut');
   });
 
   it('when the requester cancels, approvers\' cards say so', async () => {

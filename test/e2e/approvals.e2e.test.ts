@@ -117,7 +117,10 @@ describe('approvals end to end through /api/messages', () => {
     expect(await press(victor, { verb: 'decide', requestId: request.id, stage: 1, decision: 'approve', justification: 'My reports, my call' })).toContain('Approved by Victor Hale');
     await drain();
     expect(cardsTo(nadia).map((c) => c.text).join('\n')).toContain('Approved: Expense reports (executive)');
-    expect((await app.repositories.requests.get(request.id))!.state).toBe('delivering');
+    // Delivery follows approval: the membership is in the directory and Nadia is told.
+    expect((await app.repositories.requests.get(request.id))!.state).toBe('delivered');
+    expect(await app.directory.hasGroupRole('grp-exec-expenses', nadia.aadObjectId, 'member')).toBe(true);
+    expect(cardsTo(nadia).map((c) => c.text).join('\n')).toContain('You now have access: Expense reports (executive)');
   });
 
   it('after a decision every other approver\'s card is updated in place (PUT); late and unauthorised clicks are refused', async () => {

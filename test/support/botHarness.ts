@@ -6,6 +6,7 @@ import { formatCatalogError, loadCatalogFile } from '../../src/catalog/catalogFi
 import { buildBot, registerTaskHandlers } from '../../src/composeBot';
 import { TaskRunner } from '../../src/scheduler/taskRunner';
 import type { ApprovalService } from '../../src/services/approvals';
+import type { DeliveryService } from '../../src/services/delivery';
 import { LocalDirectory } from '../../src/directory/localDirectory';
 import type { Directory } from '../../src/directory/port';
 import type { Logger } from '../../src/logger';
@@ -29,6 +30,7 @@ export interface BotHarness {
   /** Runs due tasks (approval steps, notifications queued as tasks) as the scheduler would. */
   taskRunner: TaskRunner;
   approvals: ApprovalService;
+  delivery: DeliveryService;
   /** The invoke response of the last invoke activity processed. */
   lastInvokeResponse(): InvokeResponse | undefined;
   close(): Promise<void>;
@@ -55,7 +57,10 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
     await applyCatalog(catalog.catalog, repositories);
   }
   const directory = options.directory ?? (await LocalDirectory.open({ file: EXAMPLE_DIRECTORY }));
-  const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: options.adminUserIds ?? [], groupId: options.adminGroupId } });
+  let virtualMs = 0;
+  const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: options.adminUserIds ?? [], groupId: options.adminGroupId },
+    delivery: { writesPerSecond: 1000, maxAttempts: 5, pacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) } },
+  });
   const { bot } = graph;
   const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 60_000, maxPerTick: 1000, workerId: 'test' });
   registerTaskHandlers(taskRunner, graph);
@@ -81,6 +86,7 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
     directory,
     taskRunner,
     approvals: graph.approvals,
+    delivery: graph.delivery,
     lastInvokeResponse: () => invokeResponse,
     close: () => store.close(),
   };

@@ -19,6 +19,7 @@ export async function startTestApp(env: Record<string, string> = {}, overrides: 
   let virtualMs = 0;
   const app = await startApp(config, {
     notifierPacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) },
+    directoryPacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) },
     store: await openEmbeddedStore({}),
     directory: await LocalDirectory.open({ file: config.localDirectoryFile }),
     clock,

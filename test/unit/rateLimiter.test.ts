@@ -1,4 +1,4 @@
-import { burstFor, RateLimiter } from '../../src/bot/rateLimiter';
+import { burstFor, RateLimiter } from '../../src/rateLimiter';
 
 /** Drives a limiter in virtual time: each call waits what it was told, then "happens". */
 function simulate(limiter: RateLimiter, clock: { t: number }, keys: string[]): number[] {

@@ -1,0 +1,307 @@
+import { deliveredState, removalFinished, retryDelayMs } from '../domain/delivery';
+import { revokeStep } from '../domain/ledger';
+import { formatInstant, maximumExpiry } from '../domain/lifecycle';
+import { ACTIVE_ASSIGNMENT_STATES, type AccessPackage, type Assignment, type Catalog, type Resource } from '../domain/model';
+import { DirectoryError } from '../directory/port';
+import type { Logger } from '../logger';
+import type { TaskOutcome } from '../scheduler/taskRunner';
+import { DuplicateKeyError } from '../store/port';
+import { grantKey } from '../store/repositories/grants';
+import type { ServiceDependencies } from './deps';
+import { grantedRoles } from './describe';
+import { notice } from './messages';
+import type { Notifications } from './notifications';
+import { TASK_TYPES } from './workflow';
+
+export const DELIVERY_TASKS = {
+  grant: 'grant.add',
+  revoke: 'grant.remove',
+} as const;
+
+export interface DeliveryDependencies extends ServiceDependencies {
+  notifications: Notifications;
+  logger: Logger;
+  /** Waits until a directory write may go (pacing within Graph's write quota). */
+  pace: () => Promise<void>;
+  /** Attempts per resource role before it is reported failed. */
+  maxAttempts: number;
+  random?: () => number;
+}
+
+const DONE: TaskOutcome = { status: 'done' };
+const BACKOFF = { baseMs: 5_000, capMs: 15 * 60_000 };
+
+type RoleTarget = { kind: 'group'; groupId: string; role: 'member' | 'owner' } | { kind: 'appRole'; servicePrincipalId: string; appRoleId: string };
+
+/**
+ * Delivers and removes access through the directory: one durable task per resource role,
+ * the grant ledger deciding what to add and what to leave, retries with back-off honouring
+ * Retry-After, pacing within the write quota. Every step is idempotent, so a task run twice
+ * (after a crash, or a lost lease) ends in the same directory state.
+ */
+export class DeliveryService {
+  constructor(private readonly deps: DeliveryDependencies) {}
+
+  taskHandlers(): Record<string, (payload: Record<string, unknown>, attempts: number) => Promise<TaskOutcome>> {
+    return {
+      [TASK_TYPES.deliver]: (p) => this.deliver(String(p.requestId)),
+      [DELIVERY_TASKS.grant]: (p, attempts) => this.grant(String(p.assignmentId), Number(p.index), attempts),
+      [TASK_TYPES.remove]: (p) => this.startRemoval(String(p.assignmentId), p.requestId ? String(p.requestId) : undefined, p.reason === 'expired' ? 'expired' : 'removed'),
+      [DELIVERY_TASKS.revoke]: (p, attempts) => this.revoke(String(p.assignmentId), Number(p.index), attempts),
+    };
+  }
+
+  /** An approved (or approval-free) request becomes an assignment with one task per resource role. */
+  async deliver(requestId: string): Promise<TaskOutcome> {
+    const { repositories, clock } = this.deps;
+    const request = await repositories.requests.get(requestId);
+    if (!request || (request.state !== 'delivering' && request.state !== 'scheduled')) return DONE;
+    const accessPackage = await repositories.packages.get(request.packageId);
+    const policy = await repositories.policies.get(request.packageId, request.policyId);
+    const now = clock.now();
+    if (!accessPackage || !policy) {
+      await repositories.requests.transition(request.id, ['delivering', 'scheduled'], { $set: { state: 'deliveryFailed', updatedAt: now } });
+      return { status: 'failed', error: `package or policy of ${request.id} no longer exists` };
+    }
+
+    // The assignment id follows from the request: a retried task finds the one it made.
+    const assignmentId = `ASG-${request.id}`;
+    const assignment: Assignment = {
+      id: assignmentId,
+      packageId: request.packageId,
+      policyId: request.policyId,
+      userId: request.targetUserId,
+      state: 'delivering',
+      startAt: now,
+      ...(request.schedule.expiresAt ? { expiresAt: request.schedule.expiresAt } : maximumExpiry(policy.lifecycle, now) ? { expiresAt: maximumExpiry(policy.lifecycle, now) } : {}),
+      roles: accessPackage.resourceRoles.map((r) => ({ resource: r.resource, role: r.role, state: 'pending' as const })),
+      requestIds: [request.id],
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await repositories.assignments.insert(assignment);
+    } catch (error) {
+      if (!(error instanceof DuplicateKeyError)) throw error;
+    }
+    await repositories.requests.transition(request.id, ['delivering', 'scheduled'], { $set: { state: 'delivering', assignmentId, updatedAt: now } });
+    for (let index = 0; index < assignment.roles.length; index++) {
+      await repositories.tasks.enqueue({ type: DELIVERY_TASKS.grant, payload: { assignmentId, index }, dedupeKey: `${DELIVERY_TASKS.grant}:${assignmentId}:${index}` });
+    }
+    if (assignment.roles.length === 0) await this.settleDelivery(assignmentId);
+    await repositories.audit.append({ actorId: 'system', action: 'assignment.created', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, assignmentId });
+    return DONE;
+  }
+
+  /** One resource role for one assignment: ledger first, then the directory, then the record. */
+  async grant(assignmentId: string, index: number, attempts: number): Promise<TaskOutcome> {
+    const { repositories, directory } = this.deps;
+    const context = await this.roleContext(assignmentId, index);
+    if (!context) return DONE;
+    const { assignment, role, target, resource } = context;
+    if (role.state !== 'pending') return DONE; // already settled by an earlier run
+
+    try {
+      const key = grantKey(assignment.userId, resource.originId, role.role);
+      let row = await repositories.grants.get(assignment.userId, resource.originId, role.role);
+      if (!row) {
+        // The only moment the directory is asked whether the user had it before us.
+        const hadIt = await this.holds(target, assignment.userId);
+        row = await repositories.grants.open({ userId: assignment.userId, resourceType: resource.type, originId: resource.originId, role: role.role, preExisting: hadIt });
+      }
+      await repositories.grants.addHolder(key, assignmentId);
+      if (!row.preExisting) {
+        await this.deps.pace();
+        if (target.kind === 'group') await directory.addGroupRole(target.groupId, assignment.userId, target.role);
+        else await directory.addAppRoleAssignment(target.servicePrincipalId, assignment.userId, target.appRoleId);
+      }
+      await this.recordRole(assignmentId, index, 'pending', { state: 'delivered' });
+      await repositories.audit.append({
+        actorId: 'system',
+        action: row.preExisting ? 'delivery.alreadyHeld' : 'delivery.granted',
+        packageId: assignment.packageId,
+        userId: assignment.userId,
+        assignmentId,
+        details: { resource: role.resource, role: role.role },
+      });
+    } catch (error) {
+      const outcome = await this.onDirectoryError(error, attempts, async (message) => {
+        await this.recordRole(assignmentId, index, 'pending', { state: 'failed', error: message });
+        await repositories.audit.append({ actorId: 'system', action: 'delivery.failed', packageId: assignment.packageId, userId: assignment.userId, assignmentId, details: { resource: role.resource, role: role.role, error: message } });
+      });
+      if (outcome.status === 'retry') return outcome;
+    }
+    await this.settleDelivery(assignmentId);
+    return DONE;
+  }
+
+  /** Ends an assignment: every resource role is handed to a removal task (ledger rules apply). */
+  async startRemoval(assignmentId: string, requestId: string | undefined, reason: 'removed' | 'expired'): Promise<TaskOutcome> {
+    const { repositories, clock } = this.deps;
+    const assignment = await repositories.assignments.get(assignmentId);
+    if (!assignment) return DONE;
+    const now = clock.now();
+    if (ACTIVE_ASSIGNMENT_STATES.includes(assignment.state)) {
+      const roles = assignment.roles.map((r) => ({ resource: r.resource, role: r.role, state: 'removing' as const }));
+      const marked = await repositories.assignments.update(assignmentId, { state: assignment.state, updatedAt: assignment.updatedAt }, { $set: { roles, endReason: reason, updatedAt: now } });
+      if (!marked) return { status: 'retry', at: now, error: 'assignment changed while removal started' };
+      for (let index = 0; index < roles.length; index++) {
+        await repositories.tasks.enqueue({ type: DELIVERY_TASKS.revoke, payload: { assignmentId, index, ...(requestId ? { requestId } : {}) }, dedupeKey: `${DELIVERY_TASKS.revoke}:${assignmentId}:${index}` });
+      }
+      if (roles.length === 0) await this.settleRemoval(assignmentId);
+    }
+    return DONE;
+  }
+
+  async revoke(assignmentId: string, index: number, attempts: number): Promise<TaskOutcome> {
+    const { repositories, directory } = this.deps;
+    const context = await this.roleContext(assignmentId, index);
+    if (!context) return DONE;
+    const { assignment, role, target, resource } = context;
+    if (role.state !== 'removing') return DONE;
+    try {
+      const key = grantKey(assignment.userId, resource.originId, role.role);
+      const row = await repositories.grants.get(assignment.userId, resource.originId, role.role);
+      const step = revokeStep(row, assignmentId);
+      if (step.kind === 'remove') {
+        await this.deps.pace();
+        if (target.kind === 'group') await directory.removeGroupRole(target.groupId, assignment.userId, target.role);
+        else {
+          const held = await directory.listAppRoleAssignments(target.servicePrincipalId, assignment.userId);
+          for (const a of held.filter((h) => h.appRoleId === target.appRoleId)) await directory.removeAppRoleAssignment(target.servicePrincipalId, a.id);
+        }
+      }
+      // The directory is settled first; only then does the ledger forget this holder.
+      const after = row ? await repositories.grants.removeHolder(key, assignmentId) : null;
+      if (after && after.heldBy.length === 0) await repositories.grants.delete(key);
+      await this.recordRole(assignmentId, index, 'removing', { state: 'removed' });
+      await repositories.audit.append({
+        actorId: 'system',
+        action: step.kind === 'remove' ? 'delivery.revoked' : 'delivery.kept',
+        packageId: assignment.packageId,
+        userId: assignment.userId,
+        assignmentId,
+        details: { resource: role.resource, role: role.role, ...(step.kind === 'keep' ? { reason: step.reason } : {}) },
+      });
+    } catch (error) {
+      const outcome = await this.onDirectoryError(error, attempts, async (message) => {
+        await this.recordRole(assignmentId, index, 'removing', { state: 'failed', error: message });
+        await repositories.audit.append({ actorId: 'system', action: 'removal.failed', packageId: assignment.packageId, userId: assignment.userId, assignmentId, details: { resource: role.resource, role: role.role, error: message } });
+      });
+      if (outcome.status === 'retry') return outcome;
+    }
+    await this.settleRemoval(assignmentId);
+    return DONE;
+  }
+
+  /** When every role has an outcome: the assignment's and request's state, and the requester told. */
+  private async settleDelivery(assignmentId: string): Promise<void> {
+    const { repositories, clock, notifications } = this.deps;
+    const assignment = await repositories.assignments.get(assignmentId);
+    if (!assignment || assignment.state !== 'delivering') return;
+    const state = deliveredState(assignment.roles);
+    if (!state) return;
+    const now = clock.now();
+    const settled = await repositories.assignments.update(assignmentId, { state: 'delivering' }, { $set: { state, updatedAt: now } });
+    if (!settled) return; // another worker settled it
+    for (const requestId of assignment.requestIds) {
+      await repositories.requests.transition(requestId, 'delivering', { $set: { state, updatedAt: now }, $push: { history: { at: now, actorId: 'system', action: state } } });
+    }
+    const { accessPackage, catalog } = await this.packageOf(assignment);
+    const names = accessPackage ? grantedRoles(accessPackage, catalog) : [];
+    const describe = (i: number) => (names[i] ? `${names[i]!.resource} (${names[i]!.role})` : `${assignment.roles[i]!.resource} (${assignment.roles[i]!.role})`);
+    const got = assignment.roles.map((r, i) => (r.state === 'delivered' ? describe(i) : '')).filter(Boolean);
+    const missing = assignment.roles.map((r, i) => (r.state === 'failed' ? describe(i) : '')).filter(Boolean);
+    const name = accessPackage?.displayName ?? assignment.packageId;
+    const until = assignment.expiresAt ? ` until ${formatInstant(assignment.expiresAt)}` : '';
+    const card =
+      state === 'delivered'
+        ? notice(`You now have access: ${name}`, `You now have${until ? ` (${until.trim()})` : ''}: ${got.join(', ') || 'everything in the package'}. It may take a few minutes to show in each app.`, 'info', [{ title: 'My access', verb: 'myAccess' }])
+        : state === 'partiallyDelivered'
+          ? notice(`Partly delivered: ${name}`, `You now have: ${got.join(', ')}. Not yet: ${missing.join(', ')}. IT has been told and will retry.`, 'warning', [{ title: 'My access', verb: 'myAccess' }])
+          : notice(`Couldn't deliver: ${name}`, `Your access could not be set up (${missing.join(', ')}). IT has been told and will retry.`, 'error');
+    await notifications.send(assignment.userId, card, { key: `delivered:${assignmentId}` });
+    await repositories.audit.append({ actorId: 'system', action: `assignment.${state}`, packageId: assignment.packageId, userId: assignment.userId, assignmentId });
+  }
+
+  private async settleRemoval(assignmentId: string): Promise<void> {
+    const { repositories, clock, notifications } = this.deps;
+    const assignment = await repositories.assignments.get(assignmentId);
+    if (!assignment || !ACTIVE_ASSIGNMENT_STATES.includes(assignment.state) || !removalFinished(assignment.roles)) return;
+    const now = clock.now();
+    const reason = assignment.endReason ?? 'removed';
+    const ended = await repositories.assignments.update(assignmentId, { state: assignment.state }, { $set: { state: reason, updatedAt: now } });
+    if (!ended) return;
+    const open = await repositories.requests.listOpenForUser(assignment.userId);
+    for (const request of open.filter((r) => r.type === 'remove' && r.assignmentId === assignmentId)) {
+      await repositories.requests.transition(request.id, 'delivering', { $set: { state: 'delivered', updatedAt: now } });
+    }
+    const { accessPackage } = await this.packageOf(assignment);
+    const name = accessPackage?.displayName ?? assignment.packageId;
+    const failed = assignment.roles.filter((r) => r.state === 'failed').length;
+    const message =
+      failed > 0
+        ? `Your access to "${name}" has ended; ${failed} item(s) could not be removed yet and IT has been told.`
+        : `Your access to "${name}" has ${reason === 'expired' ? 'expired' : 'been removed'}. Access you had before, or that another package gives you, stays.`;
+    await notifications.send(assignment.userId, notice(reason === 'expired' ? `Expired: ${name}` : `Removed: ${name}`, message, 'info', [{ title: 'Browse packages', verb: 'packages' }]), { key: `ended:${assignmentId}` });
+    await repositories.audit.append({ actorId: 'system', action: `assignment.${reason}`, packageId: assignment.packageId, userId: assignment.userId, assignmentId });
+  }
+
+  /** Retryable errors wait (at least as long as the directory asked); others fail the role now. */
+  private async onDirectoryError(error: unknown, attempts: number, fail: (message: string) => Promise<void>): Promise<TaskOutcome> {
+    const now = this.deps.clock.now();
+    if (error instanceof DirectoryError && error.retryable && attempts < this.deps.maxAttempts) {
+      const delay = retryDelayMs(attempts, error.retryAfterMs, { ...BACKOFF, random: (this.deps.random ?? Math.random)() });
+      return { status: 'retry', at: new Date(now.getTime() + delay), error: error.message };
+    }
+    if (!(error instanceof DirectoryError)) throw error; // a bug, not the directory: the runner retries and logs it
+    const message = error.kind === 'forbidden' ? `configuration error: ${error.message}` : error.message;
+    if (error.kind === 'forbidden') this.deps.logger.error({ err: error }, 'the bot lacks a directory permission; see the README permission table');
+    await fail(message);
+    return { status: 'done' };
+  }
+
+  private async recordRole(assignmentId: string, index: number, from: string, change: { state: string; error?: string }): Promise<void> {
+    await this.deps.repositories.assignments.update(
+      assignmentId,
+      { [`roles.${index}.state`]: from },
+      { $set: { [`roles.${index}.state`]: change.state, ...(change.error ? { [`roles.${index}.error`]: change.error } : {}), updatedAt: this.deps.clock.now() } },
+    );
+  }
+
+  private async roleContext(assignmentId: string, index: number) {
+    const assignment = await this.deps.repositories.assignments.get(assignmentId);
+    const role = assignment?.roles[index];
+    if (!assignment || !role) return null;
+    const { catalog } = await this.packageOf(assignment);
+    const resource = catalog?.resources.find((r) => r.id === role.resource);
+    if (!resource) {
+      await this.recordRole(assignmentId, index, role.state, { state: 'failed', error: `resource ${role.resource} is no longer in the catalog` });
+      return null;
+    }
+    const target = targetOf(resource, role.role);
+    if (!target) {
+      await this.recordRole(assignmentId, index, role.state, { state: 'failed', error: `${resource.type} resources are not delivered by this bot` });
+      return null;
+    }
+    return { assignment, role, resource, target };
+  }
+
+  private async holds(target: RoleTarget, userId: string): Promise<boolean> {
+    if (target.kind === 'group') return this.deps.directory.hasGroupRole(target.groupId, userId, target.role);
+    return (await this.deps.directory.listAppRoleAssignments(target.servicePrincipalId, userId)).some((a) => a.appRoleId === target.appRoleId);
+  }
+
+  private async packageOf(assignment: Assignment): Promise<{ accessPackage: AccessPackage | null; catalog: Catalog | null }> {
+    const accessPackage = await this.deps.repositories.packages.get(assignment.packageId);
+    const catalog = accessPackage ? await this.deps.repositories.catalogs.get(accessPackage.catalog) : null;
+    return { accessPackage, catalog };
+  }
+}
+
+/** Groups and SharePoint sites (through their Microsoft 365 group) by membership; apps by app role. */
+function targetOf(resource: Resource, role: string): RoleTarget | null {
+  if ((resource.type === 'group' || resource.type === 'sharePointSite') && (role === 'member' || role === 'owner')) return { kind: 'group', groupId: resource.originId, role };
+  if (resource.type === 'application') return { kind: 'appRole', servicePrincipalId: resource.originId, appRoleId: role };
+  return null;
+}

@@ -1,0 +1,48 @@
+import type { Directory } from '../../src/directory/port';
+
+type Method = keyof Omit<Directory, 'kind'>;
+
+/** Wraps a directory and makes chosen calls fail, to test retries and give-up. Counts writes. */
+export class FaultyDirectory implements Directory {
+  readonly kind: string;
+  readonly calls: { method: Method; args: unknown[] }[] = [];
+  private readonly faults: { method: Method; error: () => Error; remaining: number }[] = [];
+
+  constructor(inner: Directory) {
+    this.kind = inner.kind;
+    for (const method of Object.getOwnPropertyNames(Object.getPrototypeOf(inner)) as Method[]) {
+      if (method === ('constructor' as Method) || typeof (inner as unknown as Record<string, unknown>)[method] !== 'function') continue;
+      (this as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+        this.calls.push({ method, args });
+        const fault = this.faults.find((f) => f.method === method && f.remaining > 0);
+        if (fault) {
+          fault.remaining--;
+          throw fault.error();
+        }
+        return (inner[method] as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
+      };
+    }
+  }
+
+  fail(method: Method, error: () => Error, times = 1): void {
+    this.faults.push({ method, error, remaining: times });
+  }
+
+  count(method: Method): number {
+    return this.calls.filter((c) => c.method === method).length;
+  }
+
+  // Declared for the type checker; replaced per instance in the constructor.
+  getUser!: Directory['getUser'];
+  getManager!: Directory['getManager'];
+  getGroup!: Directory['getGroup'];
+  getServicePrincipal!: Directory['getServicePrincipal'];
+  checkMemberGroups!: Directory['checkMemberGroups'];
+  listTransitiveGroupMembers!: Directory['listTransitiveGroupMembers'];
+  hasGroupRole!: Directory['hasGroupRole'];
+  addGroupRole!: Directory['addGroupRole'];
+  removeGroupRole!: Directory['removeGroupRole'];
+  listAppRoleAssignments!: Directory['listAppRoleAssignments'];
+  addAppRoleAssignment!: Directory['addAppRoleAssignment'];
+  removeAppRoleAssignment!: Directory['removeAppRoleAssignment'];
+}
