@@ -329,6 +329,14 @@ export function describeStoreContract(
         expect((await c.findOne({ _id: 'a' }))?.n).toBe(10);
       });
 
+      it('sets one element of an array by index, with that element as the precondition', async () => {
+        const c = fresh();
+        await c.insert({ _id: 'x', roles: [{ state: 'pending' }, { state: 'pending' }] });
+        expect(await c.updateOne({ _id: 'x', 'roles.1.state': 'pending' }, { $set: { 'roles.1.state': 'delivered', 'roles.1.error': 'none' } })).toBe(1);
+        expect(await c.updateOne({ _id: 'x', 'roles.1.state': 'pending' }, { $set: { 'roles.1.state': 'failed' } })).toBe(0);
+        expect((await c.findOne({ _id: 'x' }))?.roles).toEqual([{ state: 'pending' }, { state: 'delivered', error: 'none' }]);
+      });
+
       it('updateOne returns 0 and changes nothing when the precondition no longer holds', async () => {
         const c = await seeded();
         const before = await all(c);
