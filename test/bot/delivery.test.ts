@@ -170,6 +170,21 @@ describe('delivery and removal (TestAdapter, local directory)', () => {
     expect((await h.repositories.assignments.get(request.assignmentId!))!.state).toBe('delivered');
   });
 
+  it('a crash right after a directory write: the retried task completes, nothing is granted twice, nothing mistaken for pre-existing', async () => {
+    directory.failAfter('addGroupRole', () => new Error('process killed'), 1);
+    const request = await accountingApproved(fred);
+    expect((await directoryState('u-fred')).financeTeam).toBe(true); // the write went through
+    expect((await h.repositories.assignments.get(request.assignmentId!))!.roles[0]!.state).toBe('pending'); // never recorded
+    h.clock.advance(2 * MINUTE); // the runner retries a task whose handler died
+    await drain();
+    expect((await h.repositories.requests.get(request.id))!.state).toBe('delivered');
+    expect(await h.repositories.grants.get('u-fred', 'grp-finance', 'member')).toMatchObject({ preExisting: false, heldBy: [request.assignmentId] });
+    // And it is removed at the end, as the bot added it.
+    await press(fred, 'removeAccess', { assignmentId: request.assignmentId });
+    await drain();
+    expect(await directoryState('u-fred')).toEqual({ financeTeam: false, accountingUser: false, vatFiler: false });
+  });
+
   it('a request with a start date is delivered at its start, not before', async () => {
     await press(fred, 'submitRequest', { packageId: 'accounting', policyId: 'employees', justification: 'From December', 'answer:costCentre': '4100', startDate: '2026-12-01' });
     await drain();

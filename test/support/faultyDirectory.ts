@@ -6,7 +6,7 @@ type Method = keyof Omit<Directory, 'kind'>;
 export class FaultyDirectory implements Directory {
   readonly kind: string;
   readonly calls: { method: Method; args: unknown[] }[] = [];
-  private readonly faults: { method: Method; error: () => Error; remaining: number }[] = [];
+  private readonly faults: { method: Method; error: () => Error; remaining: number; afterCall: boolean }[] = [];
 
   constructor(inner: Directory) {
     this.kind = inner.kind;
@@ -15,17 +15,23 @@ export class FaultyDirectory implements Directory {
       (this as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
         this.calls.push({ method, args });
         const fault = this.faults.find((f) => f.method === method && f.remaining > 0);
-        if (fault) {
-          fault.remaining--;
-          throw fault.error();
-        }
-        return (inner[method] as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
+        if (fault) fault.remaining--;
+        if (fault && !fault.afterCall) throw fault.error();
+        const result = await (inner[method] as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
+        // A fault after the call: the write happened, but the caller never hears of it (a crash).
+        if (fault) throw fault.error();
+        return result;
       };
     }
   }
 
   fail(method: Method, error: () => Error, times = 1): void {
-    this.faults.push({ method, error, remaining: times });
+    this.faults.push({ method, error, remaining: times, afterCall: false });
+  }
+
+  /** The call goes through, then the caller gets an error: as if the process died right after it. */
+  failAfter(method: Method, error: () => Error, times = 1): void {
+    this.faults.push({ method, error, remaining: times, afterCall: true });
   }
 
   count(method: Method): number {
