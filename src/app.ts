@@ -105,6 +105,11 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     registerTaskHandlers(taskRunner, graph);
     new ProactiveNotifier({ adapter, cards: graph.cards, repositories, config, clock, logger, pacing: overrides.notifierPacing }).register(taskRunner);
     const scheduler = new Scheduler([taskRunner], config.schedulerIntervalMs, logger);
+    // Work queued by a turn (approval cards, delivery) starts right after it, not at the next tick.
+    adapter.use(async (_context, next) => {
+      await next();
+      scheduler.nudge();
+    });
 
     const server = createHttpServer({ adapter, bot, store, logger });
     const port = await listen(server, config.port, overrides.host);

@@ -15,6 +15,7 @@ export class Scheduler {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = true;
+  private nudged = false;
 
   constructor(
     private readonly jobs: ScheduledJob[],
@@ -25,6 +26,17 @@ export class Scheduler {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.schedule(0);
+  }
+
+  /**
+   * Asks for a tick as soon as possible (work was just queued, e.g. an approval card), instead
+   * of at the next interval. Cheap to call often: a tick in progress or already due absorbs it.
+   */
+  nudge(): void {
+    if (this.stopped || this.running || this.nudged) return;
+    this.nudged = true;
+    if (this.timer) clearTimeout(this.timer);
     this.schedule(0);
   }
 
@@ -49,6 +61,7 @@ export class Scheduler {
 
   private schedule(delayMs: number): void {
     this.timer = setTimeout(() => {
+      this.nudged = false;
       this.running = this.tick().finally(() => {
         this.running = undefined;
         if (!this.stopped) this.schedule(this.intervalMs);

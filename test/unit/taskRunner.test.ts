@@ -139,6 +139,31 @@ describe('Scheduler', () => {
     expect(lines().filter((l) => l.job === 'broken' && l.level === 50)).toHaveLength(2);
   });
 
+  it('a nudge runs a tick at once instead of at the next interval; nudges while stopped do nothing', async () => {
+    jest.useFakeTimers();
+    try {
+      let ticks = 0;
+      const scheduler = new Scheduler([{ name: 'count', run: async () => void ticks++ }], 60_000, silentLogger);
+      scheduler.nudge();
+      await jest.advanceTimersByTimeAsync(10);
+      expect(ticks).toBe(0);
+      scheduler.start();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(ticks).toBe(1);
+      scheduler.nudge();
+      scheduler.nudge();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(ticks).toBe(2);
+      await jest.advanceTimersByTimeAsync(59_999);
+      expect(ticks).toBe(2);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(ticks).toBe(3);
+      await scheduler.stop();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('runs on its interval once started and stops cleanly', async () => {
     jest.useFakeTimers();
     try {
