@@ -107,7 +107,7 @@ export class AccessPackagesBot extends TeamsActivityHandler {
       case 'packages':
         return self.packages(userId, args.join(' '), 0);
       case 'request':
-        return args[0] ? self.details(userId, args[0]) : Promise.resolve(this.usage('request <package id>', 'Give the id of the package, for example: request accounting.'));
+        return args[0] ? self.details(userId, args[0]) : Promise.resolve(this.usage('request package-id', 'Give the id of the package, for example: request accounting.'));
       case 'my requests':
         return self.myRequests(userId);
       case 'my access':

@@ -17,9 +17,12 @@ export class ApprovalActions {
 
   async decide(userId: string, data: Record<string, unknown>): Promise<AdaptiveCardJson> {
     const result = await this.approvals.decide(userId, data);
-    if (result.ok) return this.cards.render(result.card.template, result.card.data);
-    const title = result.reason === 'invalidInput' ? 'This card was altered' : 'Your decision was not recorded';
-    return this.cards.render('notice', noticeCard(title, result.message, 'warning'));
+    if (!result.ok && !result.card) {
+      const title = result.reason === 'invalidInput' ? 'This card was altered' : 'Your decision was not recorded';
+      return this.cards.render('notice', noticeCard(title, result.message, 'warning'));
+    }
+    // The decided card, or (a refused click that still has one) the card with what went wrong.
+    return this.cards.render(result.card!.template, result.card!.data);
   }
 
   /** Admin command: who holds which pending approval. */

@@ -1,6 +1,8 @@
 // The chat commands the bot understands. The help card and the unknown-command card are
 // built from this list, so a new command shows up in both by being added here.
 
+// Usage strings avoid angle brackets: Teams renders "<package id>" in a TextBlock as markup
+// and shows nothing.
 export interface ChatCommand {
   name: string;
   usage: string;
@@ -24,7 +26,7 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
   },
   {
     name: 'request',
-    usage: 'request <package id>',
+    usage: 'request package-id',
     description: 'Open a package by its id, including ones shared with you by link.',
     aliases: ['open', 'package'],
     adminOnly: false,

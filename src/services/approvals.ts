@@ -18,7 +18,7 @@ import {
 import type { AdminPolicy } from './admins';
 import type { ServiceDependencies } from './deps';
 import type { Notifications, OutgoingCard } from './notifications';
-import { asId, type Outcome, refuse } from './outcome';
+import { asId, type Outcome, type Refusal, refuse } from './outcome';
 import { TASK_TYPES } from './workflow';
 
 export interface ApprovalDependencies extends ServiceDependencies {
@@ -29,6 +29,9 @@ export interface ApprovalDependencies extends ServiceDependencies {
 }
 
 const DONE: TaskOutcome = { status: 'done' };
+
+/** The outcome of a click, and the card the clicking approver sees (when there is one). */
+export type DecisionAnswer = ({ ok: true; card: OutgoingCard; message: string }) | (Refusal & { card?: OutgoingCard });
 
 export interface PendingApproval {
   request: AccessRequest;
@@ -106,7 +109,7 @@ export class ApprovalService {
    * stage wins and every other click (double click, replay, a second approver) is refused
    * with a specific message. Returns the card the clicking approver should now see.
    */
-  async decide(approverId: string, data: Record<string, unknown>): Promise<Outcome<{ card: OutgoingCard; message: string }>> {
+  async decide(approverId: string, data: Record<string, unknown>): Promise<DecisionAnswer> {
     const requestId = asId(data.requestId);
     const stageIndex = typeof data.stage === 'number' ? data.stage : typeof data.stage === 'string' && /^\d$/.test(data.stage) ? Number(data.stage) : NaN;
     if (!requestId || !Number.isInteger(stageIndex)) return refuse('invalidInput', 'This approval card is incomplete or was altered. Ask the requester to send the request again if it is still needed.');
@@ -121,7 +124,19 @@ export class ApprovalService {
       const result = decide({ request, policy, approverId, stageIndex, decision: data.decision, justification: data.justification, isApproverNow, now });
       if (!result.ok) {
         await this.auditRefusal(approverId, request, stageIndex, result.refusal);
-        return refuse(result.refusal.kind === 'invalid' ? 'invalidInput' : 'notAllowed', await this.refusalMessage(result.refusal, context, approverId));
+        const message = await this.refusalMessage(result.refusal, context, approverId);
+        const refusal = refuse(result.refusal.kind === 'invalid' ? 'invalidInput' : 'notAllowed', message);
+        // Where the approver can still act, or should see how it ended, they keep the card.
+        const definition = policy.approval.stages[stageIndex];
+        if (!stage || !definition) return refusal;
+        const deadline = stageDeadline(definition, stage.startedAt ?? now);
+        const kind = result.refusal.kind;
+        if (kind === 'justificationRequired' || kind === 'justificationTooLong') return { ...refusal, card: approvalCard(context, stageIndex, deadline, { kind: 'pending' }, message) };
+        if (kind === 'decided') return { ...refusal, card: approvalCard(context, stageIndex, deadline, { kind: 'decided', decision: result.refusal.decision, approverName: await this.nameOf(result.refusal.decision.approverId) }, message) };
+        if (kind === 'notPending' && (result.refusal.state === 'timedOut' || result.refusal.state === 'canceled')) {
+          return { ...refusal, card: approvalCard(context, stageIndex, deadline, { kind: result.refusal.state }, message) };
+        }
+        return refusal;
       }
 
       const { decision, next, stages } = result;

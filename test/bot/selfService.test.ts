@@ -160,7 +160,7 @@ describe('employee self-service (TestAdapter, example catalog)', () => {
     it('refuses a package the user may not request, an unknown id and a missing id, each specifically', async () => {
       expect((await say(fred, 'request expenses-executive')).text).toContain(`You can't request "Expense reports (executive)"`);
       expect((await say(fred, 'request nope')).text).toContain('There\'s no access package with the id "nope"');
-      expect((await say(fred, 'request')).text).toContain('Usage: request <package id>');
+      expect((await say(fred, 'request')).text).toContain('Usage: request package-id');
       expect((await press(fred, 'details', { packageId: { $gt: '' } })).text).toContain('did not say which access package');
     });
 

@@ -18,6 +18,7 @@ describe('parseCommand', () => {
       expect(command.name).toMatch(/^[a-z]+( [a-z]+)?$/);
       expect(command.usage.startsWith(command.name)).toBe(true);
       expect(command.description.length).toBeGreaterThan(5);
+      expect(command.usage).not.toMatch(/[<>]/); // Teams would render it as markup
     }
   });
 });
