@@ -10,6 +10,7 @@ import { formatCatalogError, loadCatalogFile } from './catalog/catalogFile';
 import { type Clock, systemClock } from './clock';
 import { buildBot, registerTaskHandlers } from './composeBot';
 import type { Config } from './config';
+import { GraphDirectory } from './directory/graphDirectory';
 import { LocalDirectory } from './directory/localDirectory';
 import type { Directory } from './directory/port';
 import { createHttpServer, listen } from './http/server';
@@ -70,9 +71,12 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     );
   }
 
+  // Microsoft Graph when Azure credentials are configured; otherwise the local YAML directory.
   const directory =
     overrides.directory ??
-    (await LocalDirectory.open({ file: config.localDirectoryFile, stateFile: path.join(config.dataDir, 'local-directory-state.json') }));
+    (config.graph
+      ? GraphDirectory.fromConfig(config.graph)
+      : await LocalDirectory.open({ file: config.localDirectoryFile, stateFile: path.join(config.dataDir, 'local-directory-state.json') }));
 
   const store = overrides.store ?? (await openStore({ mongodbUri: config.mongodbUri, dataDir: config.dataDir }));
   try {

@@ -26,6 +26,8 @@ export interface Config {
   notify: NotifyConfig;
   /** Undecided approvers are reminded after this percentage of a stage's decision time. */
   approvalReminderPercent: number;
+  /** Microsoft Graph: present when app credentials are configured; absent means the local directory. */
+  graph?: GraphConfig;
   delivery: {
     /** Directory writes per second; Graph allows about 3,000 per 150 s per app and tenant. */
     writesPerSecond: number;
@@ -44,6 +46,51 @@ export interface NotifyConfig {
   ratePerConversationPerSecond: number;
   /** Attempts at a message before its task fails (throttling and transient errors). */
   maxAttempts: number;
+}
+
+/**
+ * How the bot signs in to Microsoft Graph (DESIGN.md §5): a client secret, a certificate, or a
+ * managed identity (system-assigned, or user-assigned when clientId is set).
+ */
+export type GraphAuth =
+  | { kind: 'clientSecret'; tenantId: string; clientId: string; clientSecret: Secret }
+  | { kind: 'clientCertificate'; tenantId: string; clientId: string; certificatePath: string }
+  | { kind: 'managedIdentity'; clientId?: string };
+
+export interface GraphConfig {
+  auth: GraphAuth;
+  /** Graph's root with no path, e.g. https://graph.microsoft.com or a national cloud's https://graph.microsoft.us. */
+  endpoint: string;
+  /** Entra's sign-in host for national clouds, e.g. https://login.microsoftonline.us; the public cloud's when absent. */
+  authorityHost?: string;
+}
+
+/**
+ * A secret that prints as [redacted] in JSON (so in pino logs, at any depth, whatever the
+ * redact paths), in util.inspect and in string conversion. Only reveal() gives the value.
+ */
+export class Secret {
+  readonly #value: string;
+
+  constructor(value: string) {
+    this.#value = value;
+  }
+
+  reveal(): string {
+    return this.#value;
+  }
+
+  toJSON(): string {
+    return '[redacted]';
+  }
+
+  toString(): string {
+    return '[redacted]';
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'Secret([redacted])';
+  }
 }
 
 /** Teams' public global endpoint for proactive messages when no serviceUrl has been seen yet. */
@@ -131,6 +178,78 @@ function httpUrl(env: Env, name: string, fallback: string): string {
   return raw;
 }
 
+/** An https origin (scheme, host, optional port, no path): Graph and Entra hosts are appended to. */
+function httpsOrigin(env: Env, name: string, example: string): string | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  const pathless = url !== undefined && (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash && !url.username;
+  if (!url || url.protocol !== 'https:' || !pathless) throw new ConfigError(name, `an https URL with no path, such as ${example}`, raw);
+  return url.origin;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = text(env, name);
+  if (raw === undefined) return false;
+  if (/^true$/i.test(raw)) return true;
+  if (/^false$/i.test(raw)) return false;
+  throw new ConfigError(name, 'true or false', raw);
+}
+
+/** Entra accepts the tenant's GUID or one of its domain names. */
+function tenant(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && !GUID.test(raw) && !/^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$/i.test(raw)) {
+    throw new ConfigError(name, 'the tenant GUID or a domain name such as contoso.onmicrosoft.com', raw);
+  }
+  return raw;
+}
+
+export const GRAPH_PUBLIC_ENDPOINT = 'https://graph.microsoft.com';
+
+/**
+ * The Graph settings, or undefined when none are set (embedded mode, local directory). A
+ * half-configured combination stops start-up rather than silently falling back to the local
+ * directory. The secret is never echoed in an error.
+ */
+function graphConfig(env: Env, cwd: string): GraphConfig | undefined {
+  const tenantId = tenant(env, 'AZURE_TENANT_ID');
+  const clientId = guid(env, 'AZURE_CLIENT_ID');
+  const clientSecret = text(env, 'AZURE_CLIENT_SECRET');
+  const certificatePath = text(env, 'AZURE_CLIENT_CERTIFICATE_PATH');
+  const useManagedIdentity = flag(env, 'AZURE_USE_MANAGED_IDENTITY');
+  const endpoint = httpsOrigin(env, 'GRAPH_ENDPOINT', 'https://graph.microsoft.com or https://graph.microsoft.us');
+  const authorityHost = httpsOrigin(env, 'AZURE_AUTHORITY_HOST', 'https://login.microsoftonline.us');
+  const cloud = { endpoint: endpoint ?? GRAPH_PUBLIC_ENDPOINT, ...(authorityHost ? { authorityHost } : {}) };
+
+  if (useManagedIdentity) {
+    // A managed identity has no secret: one set as well means the operator expects something else.
+    if (clientSecret) throw new ConfigError('AZURE_CLIENT_SECRET', 'unset when AZURE_USE_MANAGED_IDENTITY is true (a managed identity has no secret)');
+    if (certificatePath) throw new ConfigError('AZURE_CLIENT_CERTIFICATE_PATH', 'unset when AZURE_USE_MANAGED_IDENTITY is true');
+    return { auth: clientId ? { kind: 'managedIdentity', clientId } : { kind: 'managedIdentity' }, ...cloud };
+  }
+  if (clientSecret && certificatePath) {
+    throw new ConfigError('AZURE_CLIENT_CERTIFICATE_PATH', 'unset when AZURE_CLIENT_SECRET is set (use one credential, not both)');
+  }
+  if (clientSecret || certificatePath) {
+    const using = clientSecret ? 'AZURE_CLIENT_SECRET' : 'AZURE_CLIENT_CERTIFICATE_PATH';
+    if (!tenantId) throw new ConfigError('AZURE_TENANT_ID', `set (the tenant GUID or domain) when ${using} is set`);
+    if (!clientId) throw new ConfigError('AZURE_CLIENT_ID', `set (the app registration's client id) when ${using} is set`);
+    if (clientSecret) return { auth: { kind: 'clientSecret', tenantId, clientId, clientSecret: new Secret(clientSecret) }, ...cloud };
+    if (certificatePath) return { auth: { kind: 'clientCertificate', tenantId, clientId, certificatePath: path.resolve(cwd, certificatePath) }, ...cloud };
+  }
+  const partial = [['AZURE_CLIENT_ID', clientId], ['AZURE_TENANT_ID', tenantId], ['GRAPH_ENDPOINT', endpoint], ['AZURE_AUTHORITY_HOST', authorityHost]].find(([, v]) => v !== undefined);
+  if (partial) {
+    throw new ConfigError('AZURE_CLIENT_SECRET', `set (or AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_USE_MANAGED_IDENTITY=true) when ${partial[0]} is set`);
+  }
+  return undefined;
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const APP_TYPES: readonly AppType[] = ['MultiTenant', 'SingleTenant', 'UserAssignedMSI'];
 
@@ -172,6 +291,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       maxAttempts: integer(env, 'NOTIFY_MAX_ATTEMPTS', 8, 1, 100),
     },
     approvalReminderPercent: integer(env, 'APPROVAL_REMINDER_PERCENT', 50, 1, 99),
+    graph: graphConfig(env, cwd),
     delivery: {
       writesPerSecond: integer(env, 'GRAPH_WRITES_PER_SECOND', 18, 1, 1000),
       maxAttempts: integer(env, 'DELIVERY_MAX_ATTEMPTS', 10, 1, 100),

@@ -104,3 +104,83 @@ describe('loadConfig', () => {
     expect(config.bot).toEqual({ appId: '11111111-2222-3333-4444-555555555555', appPassword: undefined, appType: 'UserAssignedMSI', appTenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47' });
   });
 });
+
+// Microsoft Graph settings (DESIGN.md §5): present only when credentials are configured.
+const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+const CLIENT = '11111111-2222-3333-4444-555555555555';
+
+it('has no Graph section without Graph credentials (local directory)', () => {
+  expect(loadConfig({}, cwd).graph).toBeUndefined();
+});
+
+it('reads a client secret credential for the public cloud by default', () => {
+  const graph = loadConfig({ AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 'hunter2' }, cwd).graph;
+  expect(graph).toMatchObject({ endpoint: 'https://graph.microsoft.com', auth: { kind: 'clientSecret', tenantId: TENANT, clientId: CLIENT } });
+  expect(graph?.authorityHost).toBeUndefined();
+  expect(graph?.auth.kind === 'clientSecret' && graph.auth.clientSecret.reveal()).toBe('hunter2');
+});
+
+it('never shows the client secret when the configuration is serialized or printed', () => {
+  const config = loadConfig({ AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 'hunter2' }, cwd);
+  // pino serializes with JSON: the secret prints as [redacted] at any depth, whatever the redact paths.
+  expect(JSON.stringify(config)).not.toContain('hunter2');
+  expect(JSON.stringify(config)).toContain('"clientSecret":"[redacted]"');
+  expect(`${config.graph?.auth.kind === 'clientSecret' ? config.graph.auth.clientSecret : ''}`).toBe('[redacted]');
+});
+
+it('reads a certificate credential, the path relative to the working directory', () => {
+  const graph = loadConfig({ AZURE_TENANT_ID: 'contoso.onmicrosoft.com', AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_CERTIFICATE_PATH: 'secrets/app.pem' }, cwd).graph;
+  expect(graph?.auth).toEqual({ kind: 'clientCertificate', tenantId: 'contoso.onmicrosoft.com', clientId: CLIENT, certificatePath: path.join(cwd, 'secrets/app.pem') });
+});
+
+it('reads a managed identity, system-assigned or user-assigned', () => {
+  expect(loadConfig({ AZURE_USE_MANAGED_IDENTITY: 'true' }, cwd).graph?.auth).toEqual({ kind: 'managedIdentity' });
+  expect(loadConfig({ AZURE_USE_MANAGED_IDENTITY: 'TRUE', AZURE_CLIENT_ID: CLIENT }, cwd).graph?.auth).toEqual({ kind: 'managedIdentity', clientId: CLIENT });
+  expect(loadConfig({ AZURE_USE_MANAGED_IDENTITY: 'false' }, cwd).graph).toBeUndefined();
+});
+
+it('reads national cloud hosts as bare https origins', () => {
+  const graph = loadConfig(
+    { AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 's', GRAPH_ENDPOINT: 'https://graph.microsoft.us/', AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.us' },
+    cwd,
+  ).graph;
+  expect(graph).toMatchObject({ endpoint: 'https://graph.microsoft.us', authorityHost: 'https://login.microsoftonline.us' });
+});
+
+it.each([
+  [{ AZURE_CLIENT_ID: CLIENT }, 'Configuration error: AZURE_CLIENT_SECRET must be set (or AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_USE_MANAGED_IDENTITY=true) when AZURE_CLIENT_ID is set'],
+  [{ AZURE_TENANT_ID: TENANT }, 'Configuration error: AZURE_CLIENT_SECRET must be set (or AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_USE_MANAGED_IDENTITY=true) when AZURE_TENANT_ID is set'],
+  [{ GRAPH_ENDPOINT: 'https://graph.microsoft.us' }, 'Configuration error: AZURE_CLIENT_SECRET must be set (or AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_USE_MANAGED_IDENTITY=true) when GRAPH_ENDPOINT is set'],
+  [{ AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 's' }, 'Configuration error: AZURE_TENANT_ID must be set (the tenant GUID or domain) when AZURE_CLIENT_SECRET is set'],
+  [{ AZURE_TENANT_ID: TENANT, AZURE_CLIENT_SECRET: 's' }, "Configuration error: AZURE_CLIENT_ID must be set (the app registration's client id) when AZURE_CLIENT_SECRET is set"],
+  [{ AZURE_TENANT_ID: TENANT, AZURE_CLIENT_CERTIFICATE_PATH: 'app.pem' }, "Configuration error: AZURE_CLIENT_ID must be set (the app registration's client id) when AZURE_CLIENT_CERTIFICATE_PATH is set"],
+  [
+    { AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 's', AZURE_CLIENT_CERTIFICATE_PATH: 'app.pem' },
+    'Configuration error: AZURE_CLIENT_CERTIFICATE_PATH must be unset when AZURE_CLIENT_SECRET is set (use one credential, not both)',
+  ],
+  [{ AZURE_USE_MANAGED_IDENTITY: 'true', AZURE_CLIENT_SECRET: 's' }, 'Configuration error: AZURE_CLIENT_SECRET must be unset when AZURE_USE_MANAGED_IDENTITY is true (a managed identity has no secret)'],
+  [{ AZURE_USE_MANAGED_IDENTITY: 'yes' }, 'Configuration error: AZURE_USE_MANAGED_IDENTITY must be true or false (got "yes")'],
+  [{ AZURE_USE_MANAGED_IDENTITY: 'true', AZURE_CLIENT_ID: 'my-app' }, 'Configuration error: AZURE_CLIENT_ID must be a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47 (got "my-app")'],
+  [{ AZURE_TENANT_ID: 'not a tenant', AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 's' }, 'Configuration error: AZURE_TENANT_ID must be the tenant GUID or a domain name such as contoso.onmicrosoft.com (got "not a tenant")'],
+  [
+    { AZURE_USE_MANAGED_IDENTITY: 'true', GRAPH_ENDPOINT: 'http://graph.microsoft.com' },
+    'Configuration error: GRAPH_ENDPOINT must be an https URL with no path, such as https://graph.microsoft.com or https://graph.microsoft.us (got "http://graph.microsoft.com")',
+  ],
+  [
+    { AZURE_USE_MANAGED_IDENTITY: 'true', GRAPH_ENDPOINT: 'https://graph.microsoft.com/v1.0' },
+    'Configuration error: GRAPH_ENDPOINT must be an https URL with no path, such as https://graph.microsoft.com or https://graph.microsoft.us (got "https://graph.microsoft.com/v1.0")',
+  ],
+  [
+    { AZURE_USE_MANAGED_IDENTITY: 'true', AZURE_AUTHORITY_HOST: 'login.microsoftonline.us' },
+    'Configuration error: AZURE_AUTHORITY_HOST must be an https URL with no path, such as https://login.microsoftonline.us (got "login.microsoftonline.us")',
+  ],
+])('refuses a half-configured or malformed Graph setting %j with one line', (env, message) => {
+  expect(() => loadConfig(env, cwd)).toThrow(message);
+  try {
+    loadConfig(env, cwd);
+  } catch (error) {
+    expect((error as Error).message).not.toContain('\n');
+    // The secret is never echoed.
+    expect((error as Error).message).not.toMatch(/\(got "s"\)/);
+  }
+});
