@@ -2,6 +2,7 @@
 // tests, so both run exactly the same graph.
 import { AccessPackagesBot } from './bot/accessPackagesBot';
 import { CardRenderer } from './bot/cards';
+import { AdminActions } from './bot/adminActions';
 import { ApprovalActions } from './bot/approvalActions';
 import { SelfServiceActions } from './bot/selfServiceActions';
 import type { Clock } from './clock';
@@ -51,10 +52,11 @@ export function buildBot(input: BotInput): BotGraph {
   const { repositories, directory, clock, logger } = input;
   const cards = new CardRenderer();
   const services: ServiceDependencies = { repositories, directory, clock, workflow: new TaskWorkflow(repositories.tasks) };
+  const admins = new AdminPolicy(input.admins, directory);
   const approvals = new ApprovalService({
     ...services,
     notifications: new TaskNotifications(repositories.tasks),
-    admins: new AdminPolicy(input.admins, directory),
+    admins,
     reminderFraction: input.reminderFraction,
   });
   const approvalActions = new ApprovalActions(approvals, cards);
@@ -66,6 +68,7 @@ export function buildBot(input: BotInput): BotGraph {
   const delivery = new DeliveryService({
     ...services,
     notifications: new TaskNotifications(repositories.tasks),
+    admins,
     logger,
     pace: async () => {
       const wait = writes.reserve('directory');
@@ -79,7 +82,15 @@ export function buildBot(input: BotInput): BotGraph {
     clock,
     input.botAppId ?? '',
   );
-  const bot = new AccessPackagesBot({ cards, conversationReferences: repositories.conversationReferences, selfService, approvals: approvalActions, clock, logger });
+  const bot = new AccessPackagesBot({
+    cards,
+    conversationReferences: repositories.conversationReferences,
+    selfService,
+    approvals: approvalActions,
+    admin: new AdminActions(delivery, cards),
+    clock,
+    logger,
+  });
   return { bot, services, approvals, delivery, cards };
 }
 

@@ -10,6 +10,7 @@ import type { Logger } from '../logger';
 import type { ConversationReferenceRepository } from '../store/repositories/conversationReferences';
 import type { CardRenderer, AdaptiveCardJson } from './cards';
 import { CHAT_COMMANDS, parseCommand, suggestCommand } from './commands';
+import type { AdminActions } from './adminActions';
 import type { ApprovalActions } from './approvalActions';
 import type { SelfServiceActions } from './selfServiceActions';
 import { helpCard, noticeCard, quoteUserText, unknownCommandCard } from './views';
@@ -19,6 +20,7 @@ export interface BotDependencies {
   conversationReferences: ConversationReferenceRepository;
   selfService: SelfServiceActions;
   approvals: ApprovalActions;
+  admin: AdminActions;
   clock: Clock;
   logger: Logger;
 }
@@ -43,7 +45,7 @@ export class AccessPackagesBot extends TeamsActivityHandler {
   constructor(private readonly deps: BotDependencies) {
     super();
     this.actions.set('help', async () => this.deps.cards.render('help', helpCard(CHAT_COMMANDS, false)));
-    for (const [verb, handler] of Object.entries({ ...deps.selfService.verbs(), ...deps.approvals.verbs() })) this.actions.set(verb, handler);
+    for (const [verb, handler] of Object.entries({ ...deps.selfService.verbs(), ...deps.approvals.verbs(), ...deps.admin.verbs() })) this.actions.set(verb, handler);
 
     this.onMessage(async (context, next) => {
       await this.rememberConversation(context);
@@ -114,6 +116,8 @@ export class AccessPackagesBot extends TeamsActivityHandler {
         return self.myAccess(userId);
       case 'approvals':
         return this.deps.approvals.pending(userId, args[0]);
+      case 'reprocess':
+        return args[0] ? this.deps.admin.reprocess(userId, args[0]) : Promise.resolve(this.usage('reprocess assignment-id', 'Give the id of the assignment, as shown in the failure notice.'));
       default:
         return Promise.resolve(this.deps.cards.render('help', helpCard(CHAT_COMMANDS, false)));
     }

@@ -57,6 +57,13 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
     adminOnly: true,
   },
   {
+    name: 'reprocess',
+    usage: 'reprocess assignment-id',
+    description: 'Admins: deliver every resource role of an assignment again (after fixing a failure).',
+    aliases: [],
+    adminOnly: true,
+  },
+  {
     name: 'help',
     usage: 'help',
     description: 'Show what you can do here.',

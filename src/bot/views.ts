@@ -40,10 +40,11 @@ export function unknownCommandCard(text: string, commands: readonly ChatCommand[
 export interface Button {
   title: string;
   verb: string;
+  id?: string;
 }
 
 export function noticeCard(title: string, message: string, tone: 'info' | 'warning' | 'error' = 'info', buttons: Button[] = []) {
-  return { title, message, tone, buttons };
+  return { title, message, tone, buttons: buttons.map((b) => ({ id: '', ...b })) };
 }
 
 const STATUS_TEXT: Record<PackageStatus, string> = {

@@ -220,6 +220,8 @@ export interface Assignment {
   requestIds: string[];
   /** Why removal was started: given back or removed by an admin, or expired. */
   endReason?: 'removed' | 'expired';
+  /** How many times an admin has had it delivered again (keys the new round of tasks). */
+  reprocessCount?: number;
   createdAt: Date;
   updatedAt: Date;
 }

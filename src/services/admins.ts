@@ -12,6 +12,12 @@ export class AdminPolicy {
     private readonly directory: Directory,
   ) {}
 
+  /** Everyone to tell about failures: the listed users and the group's members. */
+  async admins(): Promise<string[]> {
+    const members = this.settings.groupId ? await this.directory.listTransitiveGroupMembers(this.settings.groupId) : [];
+    return [...new Set([...this.settings.userIds, ...members])];
+  }
+
   async isAdmin(userId: string): Promise<boolean> {
     if (this.settings.userIds.includes(userId)) return true;
     if (!this.settings.groupId) return false;

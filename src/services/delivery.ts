@@ -7,10 +7,12 @@ import type { Logger } from '../logger';
 import type { TaskOutcome } from '../scheduler/taskRunner';
 import { DuplicateKeyError } from '../store/port';
 import { grantKey } from '../store/repositories/grants';
+import type { AdminPolicy } from './admins';
 import type { ServiceDependencies } from './deps';
 import { grantedRoles } from './describe';
 import { notice } from './messages';
 import type { Notifications } from './notifications';
+import { asId, type Outcome, refuse } from './outcome';
 import { TASK_TYPES } from './workflow';
 
 export const DELIVERY_TASKS = {
@@ -20,6 +22,7 @@ export const DELIVERY_TASKS = {
 
 export interface DeliveryDependencies extends ServiceDependencies {
   notifications: Notifications;
+  admins: AdminPolicy;
   logger: Logger;
   /** Waits until a directory write may go (pacing within Graph's write quota). */
   pace: () => Promise<void>;
@@ -194,6 +197,43 @@ export class DeliveryService {
     return DONE;
   }
 
+  /**
+   * Admin: delivers every resource role of an active assignment again. Repairs access removed
+   * outside the bot (the ledger still holds it, so the write is made) and retries failed roles.
+   */
+  async reprocess(adminId: string, rawAssignmentId: unknown): Promise<Outcome<{ assignment: Assignment; packageName: string }>> {
+    const { repositories, clock, admins } = this.deps;
+    if (!(await admins.isAdmin(adminId))) {
+      await repositories.audit.append({ actorId: adminId, action: 'admin.refused', details: { command: 'reprocess' } });
+      return refuse('notAllowed', 'Only access package administrators can reprocess a delivery.');
+    }
+    const assignmentId = asId(rawAssignmentId);
+    const assignment = assignmentId ? await repositories.assignments.get(assignmentId) : null;
+    if (!assignment) return refuse('notFound', `There's no assignment ${String(assignmentId ?? '').slice(0, 60)}.`);
+    const { accessPackage } = await this.packageOf(assignment);
+    const packageName = accessPackage?.displayName ?? assignment.packageId;
+    if (!ACTIVE_ASSIGNMENT_STATES.includes(assignment.state) || assignment.roles.some((r) => r.state === 'removing')) {
+      return refuse('stale', `The assignment of "${packageName}" has ended or is being removed; there is nothing to deliver again.`);
+    }
+    const now = clock.now();
+    const round = (assignment.reprocessCount ?? 0) + 1;
+    const roles = assignment.roles.map((r) => ({ resource: r.resource, role: r.role, state: 'pending' as const }));
+    const restarted = await repositories.assignments.update(
+      assignment.id,
+      { state: assignment.state, updatedAt: assignment.updatedAt },
+      { $set: { roles, state: 'delivering', reprocessCount: round, updatedAt: now } },
+    );
+    if (!restarted) return refuse('stale', `The assignment of "${packageName}" changed meanwhile; try again.`);
+    for (const requestId of assignment.requestIds) {
+      await repositories.requests.transition(requestId, ['delivered', 'partiallyDelivered', 'deliveryFailed'], { $set: { state: 'delivering', updatedAt: now } });
+    }
+    for (let index = 0; index < roles.length; index++) {
+      await repositories.tasks.enqueue({ type: DELIVERY_TASKS.grant, payload: { assignmentId: assignment.id, index }, dedupeKey: `${DELIVERY_TASKS.grant}:${assignment.id}:${index}:r${round}` });
+    }
+    await repositories.audit.append({ actorId: adminId, action: 'admin.reprocess', packageId: assignment.packageId, userId: assignment.userId, assignmentId: assignment.id, details: { round } });
+    return { ok: true, assignment: restarted, packageName };
+  }
+
   /** When every role has an outcome: the assignment's and request's state, and the requester told. */
   private async settleDelivery(assignmentId: string): Promise<void> {
     const { repositories, clock, notifications } = this.deps;
@@ -220,8 +260,25 @@ export class DeliveryService {
         : state === 'partiallyDelivered'
           ? notice(`Partly delivered: ${name}`, `You now have: ${got.join(', ')}. Not yet: ${missing.join(', ')}. IT has been told and will retry.`, 'warning', [{ title: 'My access', verb: 'myAccess' }])
           : notice(`Couldn't deliver: ${name}`, `Your access could not be set up (${missing.join(', ')}). IT has been told and will retry.`, 'error');
-    await notifications.send(assignment.userId, card, { key: `delivered:${assignmentId}` });
+    const round = assignment.reprocessCount ?? 0;
+    await notifications.send(assignment.userId, card, { key: `delivered:${assignmentId}:${round}` });
+    if (state !== 'delivered') await this.tellAdmins(assignment, name, missing, round);
     await repositories.audit.append({ actorId: 'system', action: `assignment.${state}`, packageId: assignment.packageId, userId: assignment.userId, assignmentId });
+  }
+
+  /** Admins hear about every failed delivery at once, with what failed and a Reprocess button. */
+  private async tellAdmins(assignment: Assignment, packageName: string, missing: string[], round: number): Promise<void> {
+    const user = (await this.deps.directory.getUser(assignment.userId))?.displayName ?? assignment.userId;
+    const errors = [...new Set(assignment.roles.filter((r) => r.state === 'failed').map((r) => r.error ?? 'unknown error'))];
+    const card = notice(
+      `Delivery failed: ${packageName} for ${user}`,
+      `Not delivered: ${missing.join(', ')}. Reason: ${errors.join('; ')}. Assignment ${assignment.id}. Fix the cause (a missing Graph permission is named above), then reprocess.`,
+      'error',
+      [{ title: 'Reprocess', verb: 'reprocess', id: assignment.id }],
+    );
+    for (const adminId of await this.deps.admins.admins()) {
+      await this.deps.notifications.send(adminId, card, { key: `failed:${assignment.id}:${round}:${adminId}` });
+    }
   }
 
   private async settleRemoval(assignmentId: string): Promise<void> {

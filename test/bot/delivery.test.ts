@@ -22,7 +22,7 @@ describe('delivery and removal (TestAdapter, local directory)', () => {
   beforeEach(async () => {
     local = await LocalDirectory.open({ file: EXAMPLE_DIRECTORY });
     directory = new FaultyDirectory(local);
-    h = await createBotHarness({ exampleCatalog: true, directory });
+    h = await createBotHarness({ exampleCatalog: true, directory, adminUserIds: ['u-ivan'] });
   });
 
   afterEach(() => h.close());
@@ -183,6 +183,42 @@ describe('delivery and removal (TestAdapter, local directory)', () => {
     await press(fred, 'removeAccess', { assignmentId: request.assignmentId });
     await drain();
     expect(await directoryState('u-fred')).toEqual({ financeTeam: false, accountingUser: false, vatFiler: false });
+  });
+
+  it('a failed delivery tells admins at once, with a Reprocess button that delivers it once fixed', async () => {
+    directory.fail('addAppRoleAssignment', () => new DirectoryError('forbidden', 'Authorization_RequestDenied: needs AppRoleAssignment.ReadWrite.All'), 2);
+    const request = await accountingApproved(fred);
+    expect((await h.repositories.requests.get(request.id))!.state).toBe('partiallyDelivered');
+    const tasks = await h.store.collection<{ _id: string; type: string; payload: { userId: string; card: { data: { title: string; message: string; buttons: { verb: string; id: string }[] } } } }>('tasks').find({ type: NOTIFY_TASKS.send });
+    const adminNotice = tasks.find((t) => t.payload.userId === 'u-ivan')!.payload.card.data;
+    expect(adminNotice.title).toBe('Delivery failed: Accounting for Fred Jansen');
+    expect(adminNotice.message).toContain('needs AppRoleAssignment.ReadWrite.All');
+    expect(adminNotice.buttons).toEqual([{ title: 'Reprocess', verb: 'reprocess', id: request.assignmentId }]);
+
+    // The permission is granted; the admin presses Reprocess.
+    await press({ aadObjectId: 'u-ivan', name: 'Ivan Petrov' }, 'reprocess', { id: request.assignmentId });
+    await drain();
+    expect((await h.repositories.requests.get(request.id))!.state).toBe('delivered');
+    expect(await directoryState('u-fred')).toEqual({ financeTeam: true, accountingUser: true, vatFiler: true });
+    expect((await h.repositories.audit.query()).some((e) => e.action === 'admin.reprocess' && e.actorId === 'u-ivan')).toBe(true);
+  });
+
+  it('reprocess repairs access removed outside the bot', async () => {
+    const request = await accountingApproved(fred);
+    await local.removeGroupRole('grp-finance', 'u-fred', 'member'); // someone removed it in Entra
+    expect((await directoryState('u-fred')).financeTeam).toBe(false);
+    await press({ aadObjectId: 'u-ivan', name: 'Ivan Petrov' }, 'reprocess', { id: request.assignmentId });
+    await drain();
+    expect((await directoryState('u-fred')).financeTeam).toBe(true);
+    expect((await h.repositories.assignments.get(request.assignmentId!))!.state).toBe('delivered');
+  });
+
+  it('only admins may reprocess; a refusal changes nothing and is audited', async () => {
+    const request = await accountingApproved(fred);
+    const before = await h.store.collection('tasks').count({});
+    await press(fred, 'reprocess', { id: request.assignmentId });
+    expect(await h.store.collection('tasks').count({})).toBe(before);
+    expect((await h.repositories.audit.query()).filter((e) => e.action === 'admin.refused').map((e) => e.actorId)).toEqual(['u-fred']);
   });
 
   it('a request with a start date is delivered at its start, not before', async () => {
