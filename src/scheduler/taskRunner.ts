@@ -9,6 +9,9 @@ export type TaskOutcome = { status: 'done' } | { status: 'retry'; at: Date; erro
 
 export type TaskHandler = (task: Task) => Promise<TaskOutcome>;
 
+/** Tasks leased per claim query. Each is held for the whole lease, so keep batches modest. */
+const CLAIM_BATCH = 25;
+
 export interface TaskRunnerOptions {
   leaseMs: number;
   /** Upper bound of tasks handled per tick, so one tick can't run forever. */
@@ -44,10 +47,12 @@ export class TaskRunner implements ScheduledJob {
   async run(): Promise<void> {
     const types = [...this.handlers.keys()];
     if (types.length === 0) return;
-    for (let handled = 0; handled < this.options.maxPerTick; handled++) {
-      const task = await this.tasks.claimDue(this.workerId, this.options.leaseMs, types);
-      if (!task) return;
-      await this.handle(task);
+    let handled = 0;
+    while (handled < this.options.maxPerTick) {
+      const batch = await this.tasks.claimBatch(this.workerId, this.options.leaseMs, Math.min(CLAIM_BATCH, this.options.maxPerTick - handled), types);
+      if (batch.length === 0) return;
+      for (const task of batch) await this.handle(task);
+      handled += batch.length;
     }
   }
 
