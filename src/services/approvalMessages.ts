@@ -13,6 +13,8 @@ export interface ApprovalContext {
   catalog: Catalog | null;
   policy: Policy;
   requester: DirectoryUser | null;
+  /** Names of the people who decided earlier stages, by object id. */
+  deciderNames?: ReadonlyMap<string, string>;
 }
 
 export type ApprovalOutcome =
@@ -60,6 +62,15 @@ export function approvalCard(context: ApprovalContext, stageIndex: number, deadl
   const until = request.schedule.expiresAt ? `until ${formatInstant(request.schedule.expiresAt)}` : `· ${describeExpiry(policy.lifecycle).replace(/^Access /, '')}`;
   const schedule = `${from} ${until}`;
   const kind = request.type === 'extend' ? 'extend' : 'access';
+  // Later approvers see who already approved, and why.
+  const earlier = request.stages
+    .filter((s) => s.index < stageIndex && s.decision)
+    .map((s) => {
+      const d = s.decision!;
+      const why = d.justification ? `: "${d.justification}"` : '';
+      return `Step ${s.index + 1} approved by ${context.deciderNames?.get(d.approverId) ?? 'an approver'} on ${formatInstant(d.at)}${why}`;
+    })
+    .join('\n');
   return {
     template: 'approvalRequest',
     data: {
@@ -76,6 +87,7 @@ export function approvalCard(context: ApprovalContext, stageIndex: number, deadl
       answers: answersOf(context),
       schedule,
       stageText: stageCount > 1 ? `Stage ${stageIndex + 1} of ${stageCount}` : 'Single stage',
+      earlier,
       timesOut: `Decide by ${formatInstant(deadline)}; after that the request is denied automatically.`,
       justificationRequired: policy.approval.stages[stageIndex]?.approverJustificationRequired ?? false,
       pending: outcome.kind === 'pending',

@@ -386,7 +386,10 @@ export class ApprovalService {
     if (!accessPackage || !policy) return null;
     const catalog = await repositories.catalogs.get(accessPackage.catalog);
     const requester = await directory.getUser(request.requesterId);
-    return { request, accessPackage, catalog, policy, requester };
+    const deciders = [...new Set(request.stages.flatMap((st) => (st.decision ? [st.decision.approverId] : [])))];
+    const deciderNames = new Map<string, string>();
+    for (const id of deciders) deciderNames.set(id, await this.nameOf(id));
+    return { request, accessPackage, catalog, policy, requester, deciderNames };
   }
 
   private async nameOf(userId: string): Promise<string> {

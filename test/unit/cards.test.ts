@@ -21,7 +21,7 @@ import { newRequest } from '../../src/domain/newRequest';
 import { approvalCard, type ApprovalContext } from '../../src/services/approvalMessages';
 import { cardText as cardTextOf } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
-import { makeCatalog, makeChoiceQuestion, makePackage, makePolicy, makeQuestion, NOW } from '../support/domainFixtures';
+import { makeCatalog, makeChoiceQuestion, makePackage, makePolicy, makeQuestion, makeStage, NOW } from '../support/domainFixtures';
 
 const approvalContext: ApprovalContext = {
   request: {
@@ -140,6 +140,17 @@ const SAMPLES: Record<string, object[]> = {
     approvalCard(approvalContext, 0, NOW, { kind: 'decided', decision: { ...decision, decision: 'deny' }, approverName: 'Nadia Okafor' }).data,
     approvalCard({ ...approvalContext, requester: null, request: { ...approvalContext.request, answers: [], justification: undefined } }, 0, NOW, { kind: 'timedOut' }).data,
     approvalCard(approvalContext, 0, NOW, { kind: 'canceled' }).data,
+    approvalCard(
+      {
+        ...approvalContext,
+        policy: makePolicy({ approval: { stages: [makeStage(), makeStage()] } }),
+        request: { ...approvalContext.request, stages: [{ index: 0, approverIds: ['u-nadia'], startedAt: NOW, decision }, { index: 1, approverIds: ['u-victor'], startedAt: NOW }], currentStage: 1 },
+        deciderNames: new Map([['u-nadia', 'Nadia Okafor']]),
+      },
+      1,
+      NOW,
+      { kind: 'pending' },
+    ).data,
   ],
 };
 
@@ -191,6 +202,11 @@ describe('card templates', () => {
     );
     expect(packageDeepLink('', 'audit-archive')).toBe('');
     expect(cardTextOf(renderer.render('packageDetails', packageDetailsCard(details)))).toContain('Others can open it by typing **request accounting**.');
+  });
+
+  it('a later approver sees who approved the earlier step', () => {
+    const card = renderer.render('approvalRequest', SAMPLES.approvalRequest![6]!);
+    expect(cardTextOf(card)).toContain('Step 1 approved by Nadia Okafor on 22 Nov 2026 at 09:00 UTC: "Welcome aboard"');
   });
 
   it('refuses a template name that could escape cards/', () => {
