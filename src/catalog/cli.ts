@@ -3,12 +3,9 @@
 
 import { openStore } from '../store/openStore';
 import type { DocumentStore } from '../store/port';
-import { AssignmentRepository } from '../store/repositories/assignments';
-import { CatalogRepository } from '../store/repositories/catalogs';
-import { PackageRepository } from '../store/repositories/packages';
-import { PolicyRepository } from '../store/repositories/policies';
-import { RequestRepository } from '../store/repositories/requests';
-import { applyCatalog, type CatalogRepositories, formatApplyReport } from './applyCatalog';
+import { systemClock } from '../clock';
+import { openRepositories } from '../store/repositories';
+import { applyCatalog, formatApplyReport } from './applyCatalog';
 import { type CatalogFileResult, formatCatalogError, loadCatalogFile, summarizeDefinition } from './catalogFile';
 
 export interface CliIo {
@@ -65,7 +62,7 @@ export async function main(argv: readonly string[], env: CliEnv, io: CliIo, deps
     return EXIT_INVALID;
   }
   try {
-    const repos = await openCatalogRepositories(store);
+    const repos = await openRepositories(store, systemClock);
     const report = await applyCatalog(result.catalog, repos, { dryRun: parsed.dryRun });
     io.out(formatApplyReport(report));
     return EXIT_OK;
@@ -105,17 +102,6 @@ function reportValidation(result: CatalogFileResult, file: string, io: CliIo): r
   return true;
 }
 
-async function openCatalogRepositories(store: DocumentStore): Promise<CatalogRepositories> {
-  const repos = {
-    catalogs: new CatalogRepository(store),
-    packages: new PackageRepository(store),
-    policies: new PolicyRepository(store),
-    assignments: new AssignmentRepository(store),
-    requests: new RequestRepository(store),
-  };
-  for (const repo of Object.values(repos)) await repo.init();
-  return repos;
-}
 
 if (require.main === module) {
   main(process.argv.slice(2), process.env, {

@@ -3,11 +3,8 @@ import { type CatalogDefinition, formatCatalogError, parseCatalogFile } from '..
 import type { AccessRequest, Assignment } from '../../src/domain/model';
 import { openEmbeddedStore } from '../../src/store/nedbStore';
 import type { DocumentStore } from '../../src/store/port';
-import { AssignmentRepository } from '../../src/store/repositories/assignments';
-import { CatalogRepository } from '../../src/store/repositories/catalogs';
-import { PackageRepository } from '../../src/store/repositories/packages';
-import { PolicyRepository } from '../../src/store/repositories/policies';
-import { RequestRepository } from '../../src/store/repositories/requests';
+import { systemClock } from '../../src/clock';
+import { openRepositories, type Repositories } from '../../src/store/repositories';
 
 const FILE = `
 catalogs:
@@ -95,25 +92,12 @@ function request(packageId: string, state: AccessRequest['state'], userId = 'u-f
 
 describe('applyCatalog', () => {
   let store: DocumentStore;
-  let repos: {
-    catalogs: CatalogRepository;
-    packages: PackageRepository;
-    policies: PolicyRepository;
-    assignments: AssignmentRepository;
-    requests: RequestRepository;
-  };
+  let repos: Repositories;
   const definition = definitionOf(FILE);
 
   beforeEach(async () => {
     store = await openEmbeddedStore({});
-    repos = {
-      catalogs: new CatalogRepository(store),
-      packages: new PackageRepository(store),
-      policies: new PolicyRepository(store),
-      assignments: new AssignmentRepository(store),
-      requests: new RequestRepository(store),
-    };
-    for (const repo of Object.values(repos)) await repo.init();
+    repos = await openRepositories(store, systemClock);
   });
 
   afterEach(async () => {

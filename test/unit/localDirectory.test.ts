@@ -386,38 +386,7 @@ describe('LocalDirectory writes', () => {
     directory = await LocalDirectory.open({ file: EXAMPLE });
   });
 
-  // Group writes shared with the Graph adapter are in test/contract/directoryContract.ts.
-
-  it('adds app role assignments with generated ids, idempotently', async () => {
-    const first = await directory.addAppRoleAssignment('sp-accounting', 'u-fred', 'role-accounting-user');
-    expect(first.outcome).toBe('added');
-    expect(first.assignment).toEqual({ id: expect.any(String), principalId: 'u-fred', resourceId: 'sp-accounting', appRoleId: 'role-accounting-user' });
-    const second = await directory.addAppRoleAssignment('sp-accounting', 'u-fred', 'role-accounting-user');
-    expect(second).toEqual({ outcome: 'alreadyPresent', assignment: first.assignment });
-    expect(await directory.listAppRoleAssignments('sp-accounting', 'u-fred')).toEqual([first.assignment]);
-
-    const other = await directory.addAppRoleAssignment('sp-accounting', 'u-fred', 'role-accounting-approver');
-    expect(other.outcome).toBe('added');
-    expect(other.assignment.id).not.toBe(first.assignment.id);
-  });
-
-  it('says alreadyPresent for an assignment from the file, returning it', async () => {
-    const [lolas] = await directory.listAppRoleAssignments('sp-accounting', 'u-lola');
-    expect(await directory.addAppRoleAssignment('sp-accounting', 'u-lola', 'role-accounting-user')).toEqual({ outcome: 'alreadyPresent', assignment: lolas });
-  });
-
-  it('removes app role assignments idempotently', async () => {
-    const { assignment } = await directory.addAppRoleAssignment('sp-vat', 'u-fred', 'role-vat-filer');
-    expect(await directory.removeAppRoleAssignment('sp-vat', assignment.id)).toBe('removed');
-    expect(await directory.removeAppRoleAssignment('sp-vat', assignment.id)).toBe('notPresent');
-    expect(await directory.listAppRoleAssignments('sp-vat', 'u-fred')).toEqual([]);
-  });
-
-  it('does not remove an assignment through another service principal', async () => {
-    const [lolas] = await directory.listAppRoleAssignments('sp-accounting', 'u-lola');
-    expect(await directory.removeAppRoleAssignment('sp-vat', lolas!.id)).toBe('notPresent');
-    expect(await directory.listAppRoleAssignments('sp-accounting', 'u-lola')).toEqual([lolas]);
-  });
+  // Writes shared with the Graph adapter (groups, app roles) are in test/contract/directoryContract.ts.
 
   it('throws notFound / invalid for bad app role writes', async () => {
     await expectDirectoryError(directory.addAppRoleAssignment('sp-nope', 'u-fred', 'role-accounting-user'), 'notFound');
