@@ -2,7 +2,7 @@
 // tests, so both run exactly the same graph.
 import { AccessPackagesBot } from './bot/accessPackagesBot';
 import { CardRenderer } from './bot/cards';
-import { AdminActions } from './bot/adminActions';
+import { AdminActions, OperationsCommands } from './bot/adminActions';
 import { ApprovalActions } from './bot/approvalActions';
 import { SelfServiceActions } from './bot/selfServiceActions';
 import type { Clock } from './clock';
@@ -11,7 +11,7 @@ import type { Logger } from './logger';
 import { burstFor, RateLimiter } from './rateLimiter';
 import type { TaskRunner } from './scheduler/taskRunner';
 import { AccessService } from './services/access';
-import { AdminPolicy, type AdminSettings } from './services/admins';
+import { AdminGate, AdminPolicy, type AdminSettings } from './services/admins';
 import { ApprovalService } from './services/approvals';
 import { DeliveryService } from './services/delivery';
 import { CatalogBrowser } from './services/catalogBrowser';
@@ -87,7 +87,7 @@ export function buildBot(input: BotInput): BotGraph {
     conversationReferences: repositories.conversationReferences,
     selfService,
     approvals: approvalActions,
-    admin: new AdminActions(delivery, cards),
+    admin: new AdminActions(new AdminGate(admins, repositories.audit), cards, [new OperationsCommands(approvalActions, delivery, cards)]),
     clock,
     logger,
   });

@@ -1,6 +1,7 @@
 // Every setting the bot reads, in one place: typed, with defaults, validated at start-up.
 // A bad value stops start-up with one line naming the variable and what is expected.
 import path from 'node:path';
+import { durationToMs } from './domain/duration';
 
 export type AppType = 'MultiTenant' | 'SingleTenant' | 'UserAssignedMSI';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -33,6 +34,24 @@ export interface Config {
     writesPerSecond: number;
     /** Attempts per resource role before it is reported failed. */
     maxAttempts: number;
+  };
+  lifecycle: {
+    /** How long before expiry users are warned (ISO 8601 durations), largest first. */
+    warningOffsets: string[];
+  };
+  adminNotices: {
+    /** Time of day (UTC, HH:MM) the daily digest goes out. */
+    digestTimeUtc: string;
+    /** The digest lists assignments expiring within this many days. */
+    digestDays: number;
+  };
+  exports: {
+    /** The bot's public origin, for download links (the messaging endpoint's host). */
+    publicBaseUrl: string;
+    /** How long a download link works. */
+    linkMinutes: number;
+    /** Key that signs download links; when unset one is generated and kept in the store (shared by instances). */
+    signingKey?: Secret;
   };
 }
 
@@ -193,6 +212,33 @@ function httpsOrigin(env: Env, name: string, example: string): string | undefine
   return url.origin;
 }
 
+/** A comma-separated list of ISO 8601 durations, returned largest first without repeats. */
+function durationList(env: Env, name: string, fallback: string[]): string[] {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const items = raw.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  const bad = items.find((item) => { const ms = durationToMs(item); return ms === null || ms <= 0; });
+  if (items.length === 0 || bad !== undefined) throw new ConfigError(name, 'a comma-separated list of ISO 8601 durations with days, hours or minutes, such as P14D,P1D,PT15M', raw);
+  const unique = [...new Map(items.map((item) => [durationToMs(item)!, item])).entries()];
+  return unique.sort((a, b) => b[0] - a[0]).map(([, item]) => item);
+}
+
+function timeOfDay(env: Env, name: string, fallback: string): string {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const match = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(raw);
+  if (!match) throw new ConfigError(name, 'a UTC time of day as HH:MM, such as 08:00', raw);
+  return `${match[1]!.padStart(2, '0')}:${match[2]}`;
+}
+
+function signingKey(env: Env): { signingKey?: Secret } {
+  const raw = text(env, 'EXPORT_SIGNING_KEY');
+  if (raw === undefined) return {};
+  // Never echoed: it is a secret.
+  if (raw.length < 32) throw new ConfigError('EXPORT_SIGNING_KEY', 'at least 32 characters (for example the output of: openssl rand -base64 32)');
+  return { signingKey: new Secret(raw) };
+}
+
 function flag(env: Env, name: string): boolean {
   const raw = text(env, name);
   if (raw === undefined) return false;
@@ -295,6 +341,18 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     delivery: {
       writesPerSecond: integer(env, 'GRAPH_WRITES_PER_SECOND', 18, 1, 1000),
       maxAttempts: integer(env, 'DELIVERY_MAX_ATTEMPTS', 10, 1, 100),
+    },
+    lifecycle: {
+      warningOffsets: durationList(env, 'EXPIRY_WARNINGS', ['P14D', 'P1D', 'PT15M']),
+    },
+    adminNotices: {
+      digestTimeUtc: timeOfDay(env, 'ADMIN_DIGEST_TIME', '08:00'),
+      digestDays: integer(env, 'ADMIN_DIGEST_DAYS', 7, 1, 90),
+    },
+    exports: {
+      publicBaseUrl: httpUrl(env, 'PUBLIC_BASE_URL', `http://localhost:${integer(env, 'PORT', 3978, 1, 65535)}`).replace(/\/+$/, ''),
+      linkMinutes: integer(env, 'EXPORT_LINK_MINUTES', 15, 1, 1440),
+      ...signingKey(env),
     },
   };
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../logger';
 import type { ConversationReferenceRepository } from '../store/repositories/conversationReferences';
 import type { CardRenderer, AdaptiveCardJson } from './cards';
 import { CHAT_COMMANDS, parseCommand, suggestCommand } from './commands';
-import type { AdminActions } from './adminActions';
+import type { AdminActions, CommandConversation } from './adminActions';
 import type { ApprovalActions } from './approvalActions';
 import type { SelfServiceActions } from './selfServiceActions';
 import { helpCard, noticeCard, quoteUserText, unknownCommandCard } from './views';
@@ -44,7 +44,7 @@ export class AccessPackagesBot extends TeamsActivityHandler {
 
   constructor(private readonly deps: BotDependencies) {
     super();
-    this.actions.set('help', async () => this.deps.cards.render('help', helpCard(CHAT_COMMANDS, false)));
+    this.actions.set('help', async (userId) => this.deps.cards.render('help', helpCard(CHAT_COMMANDS, await this.deps.admin.isAdmin(userId))));
     for (const [verb, handler] of Object.entries({ ...deps.selfService.verbs(), ...deps.approvals.verbs(), ...deps.admin.verbs() })) this.actions.set(verb, handler);
 
     this.onMessage(async (context, next) => {
@@ -89,16 +89,23 @@ export class AccessPackagesBot extends TeamsActivityHandler {
     }
     const parsed = parseCommand(raw);
     if (parsed.command?.name === 'help' || parsed.text === '') {
-      await this.sendCard(context, 'help', helpCard(CHAT_COMMANDS, false));
+      await this.sendCard(context, 'help', helpCard(CHAT_COMMANDS, await this.isAdmin(context)));
       return;
     }
     if (!parsed.command) {
       this.deps.logger.info({ text: quoteUserText(parsed.text, 40) }, 'unknown command');
-      await this.sendCard(context, 'unknownCommand', unknownCommandCard(parsed.text, CHAT_COMMANDS, false, suggestCommand(parsed.text)));
+      const isAdmin = await this.isAdmin(context);
+      const visible = CHAT_COMMANDS.filter((c) => isAdmin || !c.adminOnly);
+      await this.sendCard(context, 'unknownCommand', unknownCommandCard(parsed.text, CHAT_COMMANDS, isAdmin, suggestCommand(parsed.text, visible)));
       return;
     }
     const userId = context.activity.from?.aadObjectId;
-    const card = userId ? await this.runCommand(userId, parsed.command.name, parsed.args) : this.unknownUser();
+    const { name } = parsed.command;
+    const card = !userId
+      ? this.unknownUser()
+      : parsed.command.adminOnly
+        ? await this.deps.admin.command(name, { userId, args: parsed.args, conversation: commandConversation(context) })
+        : await this.runCommand(userId, name, parsed.args);
     await context.sendActivity({ attachments: [cardAttachment(card)] });
   }
 
@@ -114,13 +121,15 @@ export class AccessPackagesBot extends TeamsActivityHandler {
         return self.myRequests(userId);
       case 'my access':
         return self.myAccess(userId);
-      case 'approvals':
-        return this.deps.approvals.pending(userId, args[0]);
-      case 'reprocess':
-        return args[0] ? this.deps.admin.reprocess(userId, args[0]) : Promise.resolve(this.usage('reprocess assignment-id', 'Give the id of the assignment, as shown in the failure notice.'));
       default:
         return Promise.resolve(this.deps.cards.render('help', helpCard(CHAT_COMMANDS, false)));
     }
+  }
+
+  /** Admins see the admin commands in help; the check is the same one every admin command passes. */
+  private async isAdmin(context: TurnContext): Promise<boolean> {
+    const userId = context.activity.from?.aadObjectId;
+    return userId ? this.deps.admin.isAdmin(userId) : false;
   }
 
   private usage(usage: string, message: string): AdaptiveCardJson {
@@ -182,6 +191,23 @@ export class AccessPackagesBot extends TeamsActivityHandler {
 
 function cardAttachment(card: AdaptiveCardJson): Attachment {
   return { contentType: 'application/vnd.microsoft.card.adaptive', content: card };
+}
+
+/** Where a command was typed, for admin commands that act on the conversation (channel binding). */
+function commandConversation(context: TurnContext): CommandConversation {
+  const { activity } = context;
+  const channelData = (activity.channelData ?? {}) as { channel?: { id?: unknown; name?: unknown }; team?: { id?: unknown; name?: unknown } };
+  const kind = activity.conversation?.conversationType;
+  const text = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  const channelId = text(channelData.channel?.id);
+  return {
+    type: kind === 'channel' ? 'channel' : kind === 'groupChat' ? 'groupChat' : 'personal',
+    reference: TurnContext.getConversationReference(activity) as Record<string, unknown>,
+    ...(channelId ? { channelId } : {}),
+    ...(text(channelData.channel?.name) ? { channelName: text(channelData.channel?.name) } : {}),
+    ...(text(channelData.team?.id) ? { teamId: text(channelData.team?.id) } : {}),
+    ...(text(channelData.team?.name) ? { teamName: text(channelData.team?.name) } : {}),
+  };
 }
 
 function firstName(name: string | undefined): string {
