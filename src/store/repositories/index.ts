@@ -9,6 +9,7 @@ import { PackageRepository } from './packages';
 import { PolicyRepository } from './policies';
 import { RequestRepository } from './requests';
 import { SentCardRepository } from './sentCards';
+import { SettingsRepository } from './settings';
 import { TaskRepository } from './tasks';
 
 export interface Repositories {
@@ -22,6 +23,7 @@ export interface Repositories {
   conversationReferences: ConversationReferenceRepository;
   audit: AuditRepository;
   sentCards: SentCardRepository;
+  settings: SettingsRepository;
 }
 
 /** Builds every repository on one store and creates their indexes. */
@@ -38,6 +40,7 @@ export async function openRepositories(store: DocumentStore, clock: Clock): Prom
     conversationReferences: new ConversationReferenceRepository(store, now),
     audit: new AuditRepository(store, now),
     sentCards: new SentCardRepository(store, now),
+    settings: new SettingsRepository(store, now),
   };
   for (const repository of Object.values(repositories)) await repository.init();
   return repositories;
