@@ -101,6 +101,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
 
     const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: config.adminUserIds, groupId: config.adminGroupId }, botAppId: config.bot.appId,
       reminderFraction: config.approvalReminderPercent / 100,
+      exports: { publicBaseUrl: config.exports.publicBaseUrl, linkMinutes: config.exports.linkMinutes, signingKey: config.exports.signingKey?.reveal() },
       delivery: { ...config.delivery, pacing: overrides.directoryPacing },
     });
     const { bot } = graph;
@@ -115,7 +116,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       scheduler.nudge();
     });
 
-    const server = createHttpServer({ adapter, bot, store, logger });
+    const server = createHttpServer({ adapter, bot, store, logger, exports: graph.exports });
     const port = await listen(server, config.port, overrides.host);
     if (overrides.startScheduler !== false) scheduler.start();
 
