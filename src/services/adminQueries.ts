@@ -231,11 +231,12 @@ export class AdminQueries {
     }
     if (words.user !== undefined) {
       const user = await lookUp(directory, words.user);
+      // Events done by the user or about them.
       if (user) {
-        query.userId = user.id;
+        query.involving = user.id;
         parts.push(`user ${user.displayName}`);
       } else if (await repositories.audit.mentions('userId', words.user)) {
-        query.userId = words.user;
+        query.involving = words.user;
         parts.push(`user ${words.user} (no longer in the directory)`);
       } else {
         return refuse('notFound', `There is no user "${clip(words.user)}" in the directory or the audit log. Give an object id or a sign-in name, such as fredj@example.com.`);

@@ -10,6 +10,8 @@ export interface AuditQuery {
   userId?: string;
   requestId?: string;
   assignmentId?: string;
+  /** Events done by this user (actorId) or about them (userId). */
+  involving?: string;
   from?: Date;
   to?: Date;
   limit?: number;
@@ -48,6 +50,8 @@ export class AuditRepository {
     // The history of one request or assignment (admin "show").
     await this.collection.ensureIndex({ fields: ['requestId'], sparse: true });
     await this.collection.ensureIndex({ fields: ['assignmentId'], sparse: true });
+    // What one person did (admin "audit user x" matches actor or subject).
+    await this.collection.ensureIndex({ fields: ['actorId'] });
   }
 
   async append(event: NewAuditEvent): Promise<AuditEvent> {
@@ -59,8 +63,7 @@ export class AuditRepository {
 
   /** Matching events, oldest first (at most `limit`, default 1000). */
   async query(query: AuditQuery = {}): Promise<AuditEvent[]> {
-    const docs = await this.collection.find(auditFilter(query), { sort: { at: 1, _id: 1 }, limit: query.limit ?? 1000 });
-    return docs.map((d) => fromDoc<AuditEvent>(d));
+    return this.find(query, 1, query.limit ?? 1000);
   }
 
   /**
@@ -69,28 +72,48 @@ export class AuditRepository {
    * now), so the newest few events cost what they are, not the whole log.
    */
   async latest(query: Omit<AuditQuery, 'limit'>, limit: number): Promise<AuditEvent[]> {
-    const sort = { at: -1, _id: -1 } as const;
-    const narrowed = query.packageId || query.userId || query.requestId || query.assignmentId;
+    const narrowed = query.packageId || query.userId || query.requestId || query.assignmentId || query.involving;
     if (!narrowed) {
       const end = query.to ?? this.now();
       for (const days of LATEST_WINDOWS_DAYS) {
         const start = new Date(end.getTime() - days * MS_PER_DAY);
         if (query.from && start.getTime() <= query.from.getTime()) break;
-        const docs = await this.collection.find(auditFilter({ ...query, from: start }), { sort, limit });
-        if (docs.length >= limit) return docs.map((d) => fromDoc<AuditEvent>(d));
+        const events = await this.find({ ...query, from: start }, -1, limit);
+        if (events.length >= limit) return events;
       }
       // Fewer than `limit` in the last year: the whole range asked for.
     }
-    const docs = await this.collection.find(auditFilter(query), { sort, limit });
-    return docs.map((d) => fromDoc<AuditEvent>(d));
+    return this.find(query, -1, limit);
   }
 
   /**
-   * Whether any event names this package or user: one deleted from the catalog or the
-   * directory still has its history.
+   * Whether any event names this package or user (as subject or actor): one deleted from the
+   * catalog or the directory still has its history.
    */
   async mentions(field: 'packageId' | 'userId', value: string): Promise<boolean> {
-    return (await this.collection.findOne({ [field]: value })) !== null;
+    if ((await this.collection.findOne({ [field]: value })) !== null) return true;
+    return field === 'userId' && (await this.collection.findOne({ actorId: value })) !== null;
+  }
+
+  /**
+   * "Involving" is two index-backed reads (as actor, as subject) merged, rather than an $or
+   * the embedded store would answer by scanning every event.
+   */
+  private async find(query: AuditQuery, direction: 1 | -1, limit: number): Promise<AuditEvent[]> {
+    const sort = { at: direction, _id: direction };
+    const { involving, ...rest } = query;
+    if (involving === undefined) return (await this.collection.find(auditFilter(rest), { sort, limit })).map((d) => fromDoc<AuditEvent>(d));
+    const [asActor, asSubject] = await Promise.all([
+      this.collection.find({ ...auditFilter(rest), actorId: involving }, { sort, limit }),
+      this.collection.find({ ...auditFilter(rest), userId: involving }, { sort, limit }),
+    ]);
+    const merged = new Map<string, Doc<AuditEvent>>();
+    for (const doc of [...asActor, ...asSubject]) merged.set(doc._id, doc);
+    // Ids sort as the events were appended (see auditId), so they order the merge.
+    return [...merged.values()]
+      .sort((a, b) => direction * (a._id < b._id ? -1 : a._id > b._id ? 1 : 0))
+      .slice(0, limit)
+      .map((d) => fromDoc<AuditEvent>(d));
   }
 }
 
