@@ -109,7 +109,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 5 * 60_000, maxPerTick: 500 });
     registerTaskHandlers(taskRunner, graph);
     new ProactiveNotifier({ adapter, cards: graph.cards, repositories, config, clock, logger, pacing: overrides.notifierPacing }).register(taskRunner);
-    const scheduler = new Scheduler([taskRunner], config.schedulerIntervalMs, logger);
+    const scheduler = new Scheduler([taskRunner, graph.exports.purgeJob()], config.schedulerIntervalMs, logger);
     // Work queued by a turn (approval cards, delivery) starts right after it, not at the next tick.
     adapter.use(async (_context, next) => {
       await next();

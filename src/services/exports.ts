@@ -121,6 +121,11 @@ export class ExportService {
     });
   }
 
+  /** For the scheduler loop: deletes expired files even when nobody exports again (safe on every instance). */
+  purgeJob(): { name: string; run(): Promise<void> } {
+    return { name: 'exports.purge', run: async () => void (await this.deps.repositories.exports.deleteExpired(this.deps.clock.now())) };
+  }
+
   /** What GET /exports/:id answers: the file, or why not (one line, no detail to probe with). */
   async download(rawId: string, expires: unknown, signature: unknown): Promise<Download> {
     const id = rawId.slice(0, 100);

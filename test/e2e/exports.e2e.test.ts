@@ -222,7 +222,7 @@ describe('CSV exports through /api/messages and GET /exports/:id (real restify, 
     }
   });
 
-  it('an unknown export with a valid signature is 404; after the link expires it is 410 and the file is deleted', async () => {
+  it('an unknown export with a valid signature is 404; when the link expires the file is deleted and the link gets 410', async () => {
     const { url } = await exportPaymentRun();
     const key = (await running().repositories.settings.get<string>('exportSigningKey'))!;
     const expires = Number(url.searchParams.get('expires'));
@@ -232,11 +232,16 @@ describe('CSV exports through /api/messages and GET /exports/:id (real restify, 
     expect(missing.bytes.toString('utf8')).toBe('There is no such export (it may have expired). Run the export again in Teams.\n');
 
     running().clock.advance(15 * 60_000);
+    // The scheduler loop deletes expired files even if nobody exports or downloads again.
+    const id = url.pathname.split('/')[2]!;
+    expect(await running().repositories.exports.get(id)).not.toBeNull();
+    await running().scheduler.tick();
+    expect(await running().repositories.exports.get(id)).toBeNull();
+    expect(await running().store.collection('exportChunks').count({})).toBe(0);
     const expired = await get(url);
     expect(expired.status).toBe(410);
     expect(expired.headers.get('cache-control')).toBe('no-store');
     expect(expired.bytes.toString('utf8')).toBe('This download link has expired. Run the export again in Teams.\n');
-    expect(await running().repositories.exports.get(url.pathname.split('/')[2]!)).toBeNull();
   });
 
   it('the audit log exports the same way, and an employee is refused in chat (audited) without a link', async () => {

@@ -71,10 +71,10 @@ export class ExportRepository {
     await this.chunks.delete({ exportId: id });
   }
 
-  /** Deletes every file whose link has expired; returns how many files went. */
+  /** Deletes every file whose link has expired (at or before `now`); returns how many files went. */
   async deleteExpired(now: Date): Promise<number> {
-    const files = await this.files.delete({ expiresAt: { $lt: now } });
-    await this.chunks.delete({ expiresAt: { $lt: now } });
+    const files = await this.files.delete({ expiresAt: { $lte: now } });
+    await this.chunks.delete({ expiresAt: { $lte: now } });
     return files;
   }
 }
