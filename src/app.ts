@@ -101,6 +101,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
 
     const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: config.adminUserIds, groupId: config.adminGroupId }, botAppId: config.bot.appId,
       reminderFraction: config.approvalReminderPercent / 100,
+      exports: { publicBaseUrl: config.exports.publicBaseUrl, linkMinutes: config.exports.linkMinutes, signingKey: config.exports.signingKey?.reveal() },
       delivery: { ...config.delivery, pacing: overrides.directoryPacing },
     });
     const { bot } = graph;
@@ -108,14 +109,14 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 5 * 60_000, maxPerTick: 500 });
     registerTaskHandlers(taskRunner, graph);
     new ProactiveNotifier({ adapter, cards: graph.cards, repositories, config, clock, logger, pacing: overrides.notifierPacing }).register(taskRunner);
-    const scheduler = new Scheduler([taskRunner], config.schedulerIntervalMs, logger);
+    const scheduler = new Scheduler([taskRunner, graph.exports.purgeJob()], config.schedulerIntervalMs, logger);
     // Work queued by a turn (approval cards, delivery) starts right after it, not at the next tick.
     adapter.use(async (_context, next) => {
       await next();
       scheduler.nudge();
     });
 
-    const server = createHttpServer({ adapter, bot, store, logger });
+    const server = createHttpServer({ adapter, bot, store, logger, exports: graph.exports });
     const port = await listen(server, config.port, overrides.host);
     if (overrides.startScheduler !== false) scheduler.start();
 

@@ -3,6 +3,7 @@
 import { AccessPackagesBot } from './bot/accessPackagesBot';
 import { CardRenderer } from './bot/cards';
 import { AdminActions, OperationsCommands } from './bot/adminActions';
+import { AdminQueryCommands } from './bot/adminQueryCommands';
 import { ApprovalActions } from './bot/approvalActions';
 import { SelfServiceActions } from './bot/selfServiceActions';
 import type { Clock } from './clock';
@@ -11,9 +12,11 @@ import type { Logger } from './logger';
 import { burstFor, RateLimiter } from './rateLimiter';
 import type { TaskRunner } from './scheduler/taskRunner';
 import { AccessService } from './services/access';
+import { AdminQueries } from './services/adminQueries';
 import { AdminGate, AdminPolicy, type AdminSettings } from './services/admins';
 import { ApprovalService } from './services/approvals';
 import { DeliveryService } from './services/delivery';
+import { ExportService, type ExportSettings } from './services/exports';
 import { CatalogBrowser } from './services/catalogBrowser';
 import type { ServiceDependencies } from './services/deps';
 import { RequestService } from './services/requests';
@@ -27,6 +30,8 @@ export interface BotGraph {
   approvals: ApprovalService;
   delivery: DeliveryService;
   cards: CardRenderer;
+  /** CSV exports: the HTTP server serves their downloads. */
+  exports: ExportService;
 }
 
 export interface BotInput {
@@ -37,6 +42,8 @@ export interface BotInput {
   admins: AdminSettings;
   /** The bot's app id (empty when auth is disabled), for share links. */
   botAppId?: string;
+  /** Download links of CSV exports (default: http://localhost:3978, 15 minutes, key kept in the store). */
+  exports?: Partial<ExportSettings>;
   /** Fraction of a stage's decision time after which approvers are reminded (default 0.5). */
   reminderFraction?: number;
   delivery: {
@@ -82,16 +89,19 @@ export function buildBot(input: BotInput): BotGraph {
     clock,
     input.botAppId ?? '',
   );
+  const queries = new AdminQueries(services);
+  const exportSettings: ExportSettings = { publicBaseUrl: 'http://localhost:3978', linkMinutes: 15, ...input.exports };
+  const exports = new ExportService({ ...services, queries, settings: exportSettings });
   const bot = new AccessPackagesBot({
     cards,
     conversationReferences: repositories.conversationReferences,
     selfService,
     approvals: approvalActions,
-    admin: new AdminActions(new AdminGate(admins, repositories.audit), cards, [new OperationsCommands(approvalActions, delivery, cards)]),
+    admin: new AdminActions(new AdminGate(admins, repositories.audit), cards, [new OperationsCommands(approvalActions, delivery, cards), new AdminQueryCommands(queries, exports, cards, exportSettings.linkMinutes)]),
     clock,
     logger,
   });
-  return { bot, services, approvals, delivery, cards };
+  return { bot, services, approvals, delivery, cards, exports };
 }
 
 /** Registers the services' durable work on the task runner. */

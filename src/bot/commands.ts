@@ -66,7 +66,7 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
   },
   {
     name: 'assignments',
-    usage: 'assignments package-id [state] [page N]',
+    usage: 'assignments package-id [active|all|state] [page N]',
     description: 'Admins: who has a package (active by default; or delivered, expired, removed, ...).',
     aliases: [],
     adminOnly: true,
@@ -129,14 +129,14 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
   },
   {
     name: 'audit',
-    usage: 'audit [package id] [user id] [from date] [to date]',
+    usage: 'audit [package id] [user id-or-upn] [from YYYY-MM-DD] [to YYYY-MM-DD]',
     description: 'Admins: the latest audit events, filtered by package, user and time.',
     aliases: ['log'],
     adminOnly: true,
   },
   {
     name: 'export',
-    usage: 'export audit [filters] or export assignments package-id',
+    usage: 'export audit [filters] or export assignments package-id [active|all|state]',
     description: 'Admins: a CSV download link (valid for a few minutes).',
     aliases: [],
     adminOnly: true,
@@ -180,7 +180,11 @@ export function parseCommand(rawText: string, commands: readonly ChatCommand[] =
   for (const length of [2, 1]) {
     if (words.length < length) continue;
     const phrase = words.slice(0, length).join(' ').toLowerCase().replace(/^\//, '');
-    const command = commands.find((c) => c.name === phrase || c.aliases.includes(phrase));
+    const named = commands.find((c) => c.name === phrase);
+    const aliased = commands.find((c) => c.aliases.includes(phrase));
+    // A command's own name beats another's alias when words follow: "requests accounting" is the
+    // admin list, while a bare "requests" stays the employees' "my requests".
+    const command = named && (!aliased || words.length > length) ? named : (aliased ?? named);
     if (command) return { command, args: words.slice(length).filter(Boolean), text };
   }
   return { command: undefined, args: words.slice(1), text };

@@ -1,6 +1,7 @@
 import restify, { type Server } from 'restify';
 import type { ActivityHandlerBase, CloudAdapter } from 'botbuilder';
 import type { Logger } from '../logger';
+import type { Download } from '../services/exports';
 import type { DocumentStore } from '../store/port';
 
 export interface HttpDependencies {
@@ -8,15 +9,18 @@ export interface HttpDependencies {
   bot: ActivityHandlerBase;
   store: DocumentStore;
   logger: Logger;
+  /** Serves CSV exports behind signed links (GET /exports/:id); absent: no such route. */
+  exports?: { download(id: string, expires: unknown, signature: unknown): Promise<Download> };
 }
 
 /** restify app: the Bot Framework endpoint plus liveness and readiness probes. */
-export function createHttpServer({ adapter, bot, store, logger }: HttpDependencies): Server {
+export function createHttpServer({ adapter, bot, store, logger, exports }: HttpDependencies): Server {
   const server = restify.createServer({ name: 'access-packages', handleUncaughtExceptions: false });
   server.use(restify.plugins.bodyParser({ maxBodySize: 1024 * 1024, mapParams: false }));
 
   server.on('after', (req: restify.Request, res: restify.Response) => {
-    logger.debug({ reqId: req.id(), method: req.method, url: req.url, status: res.statusCode }, 'request handled');
+    // Without the query string: download links carry their signature there.
+    logger.debug({ reqId: req.id(), method: req.method, url: req.url?.split('?')[0], status: res.statusCode }, 'request handled');
   });
 
   server.post('/api/messages', async (req, res) => {
@@ -45,7 +49,40 @@ export function createHttpServer({ adapter, bot, store, logger }: HttpDependenci
     }
   });
 
+  if (exports) server.get('/exports/:id', async (req, res) => serveExport(exports, req, res, logger));
+
   return server;
+}
+
+/** A CSV download: the file, or a one-line plain-text reason (403 bad link, 410 expired, 404 gone). */
+async function serveExport(exports: NonNullable<HttpDependencies['exports']>, req: restify.Request, res: restify.Response, logger: Logger): Promise<void> {
+  const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  const id = typeof req.params?.id === 'string' ? req.params.id : '';
+  try {
+    const download = await exports.download(id, query.get('expires') ?? undefined, query.get('sig') ?? undefined);
+    if (download.status !== 200) {
+      res.writeHead(download.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end(`${download.message}\n`);
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': download.contentType,
+      'Content-Disposition': `attachment; filename="${download.filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`,
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    });
+    for await (const chunk of download.chunks) res.write(chunk);
+    res.end();
+  } catch (error) {
+    // Logged without the URL (it holds the signature); the client gets no detail.
+    logger.error({ reqId: req.id(), err: error }, 'export download failed');
+    if (!res.headersSent) {
+      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end('The download failed. Please try again.\n');
+    } else {
+      res.destroy();
+    }
+  }
 }
 
 export function listen(server: Server, port: number, host?: string): Promise<number> {

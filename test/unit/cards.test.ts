@@ -21,6 +21,7 @@ import { newRequest } from '../../src/domain/newRequest';
 import { approvalCard, type ApprovalContext } from '../../src/services/approvalMessages';
 import { cardText as cardTextOf } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
+import { ADMIN_QUERY_SAMPLES } from '../support/adminQuerySamples';
 import { makeCatalog, makeChoiceQuestion, makePackage, makePolicy, makeQuestion, makeStage, NOW } from '../support/domainFixtures';
 
 const approvalContext: ApprovalContext = {
@@ -88,6 +89,7 @@ const access = (overrides: Partial<AccessSummary>): AccessSummary => ({
 
 // Every template with realistic data, including edge cases (long text, empty lists).
 const SAMPLES: Record<string, object[]> = {
+  ...ADMIN_QUERY_SAMPLES,
   help: [helpCard(CHAT_COMMANDS, false), helpCard(CHAT_COMMANDS, true)],
   welcome: [{ name: 'Megan' }, { name: '' }],
   unknownCommand: [

@@ -8,6 +8,10 @@ export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at'>;
 export interface AuditQuery {
   packageId?: string;
   userId?: string;
+  requestId?: string;
+  assignmentId?: string;
+  /** Events done by this user (actorId) or about them (userId). */
+  involving?: string;
   from?: Date;
   to?: Date;
   limit?: number;
@@ -39,6 +43,15 @@ export class AuditRepository {
     await this.collection.ensureIndex({ fields: ['at'] });
     await this.collection.ensureIndex({ fields: ['packageId', 'at'] });
     await this.collection.ensureIndex({ fields: ['userId', 'at'] });
+    // The embedded store uses a compound index only for equality on all its fields: these give
+    // it an index for a package's or a user's events too (MongoDB prefers the compound ones).
+    await this.collection.ensureIndex({ fields: ['packageId'], sparse: true });
+    await this.collection.ensureIndex({ fields: ['userId'], sparse: true });
+    // The history of one request or assignment (admin "show").
+    await this.collection.ensureIndex({ fields: ['requestId'], sparse: true });
+    await this.collection.ensureIndex({ fields: ['assignmentId'], sparse: true });
+    // What one person did (admin "audit user x" matches actor or subject).
+    await this.collection.ensureIndex({ fields: ['actorId'] });
   }
 
   async append(event: NewAuditEvent): Promise<AuditEvent> {
@@ -48,15 +61,74 @@ export class AuditRepository {
     return stored;
   }
 
+  /** Matching events, oldest first (at most `limit`, default 1000). */
   async query(query: AuditQuery = {}): Promise<AuditEvent[]> {
-    const filter: Filter = {};
-    if (query.packageId) filter.packageId = query.packageId;
-    if (query.userId) filter.userId = query.userId;
-    const at: Record<string, Date> = {};
-    if (query.from) at.$gte = query.from;
-    if (query.to) at.$lt = query.to;
-    if (Object.keys(at).length > 0) filter.at = at;
-    const docs = await this.collection.find(filter, { sort: { at: 1, _id: 1 }, limit: query.limit ?? 1000 });
-    return docs.map((d) => fromDoc<AuditEvent>(d));
+    return this.find(query, 1, query.limit ?? 1000);
   }
+
+  /**
+   * The newest `limit` matching events, newest first. Without a package, user, request or
+   * assignment to narrow by, the time index is read in widening windows back from `to` (or
+   * now), so the newest few events cost what they are, not the whole log.
+   */
+  async latest(query: Omit<AuditQuery, 'limit'>, limit: number): Promise<AuditEvent[]> {
+    const narrowed = query.packageId || query.userId || query.requestId || query.assignmentId || query.involving;
+    if (!narrowed) {
+      const end = query.to ?? this.now();
+      for (const days of LATEST_WINDOWS_DAYS) {
+        const start = new Date(end.getTime() - days * MS_PER_DAY);
+        if (query.from && start.getTime() <= query.from.getTime()) break;
+        const events = await this.find({ ...query, from: start }, -1, limit);
+        if (events.length >= limit) return events;
+      }
+      // Fewer than `limit` in the last year: the whole range asked for.
+    }
+    return this.find(query, -1, limit);
+  }
+
+  /**
+   * Whether any event names this package or user (as subject or actor): one deleted from the
+   * catalog or the directory still has its history.
+   */
+  async mentions(field: 'packageId' | 'userId', value: string): Promise<boolean> {
+    if ((await this.collection.findOne({ [field]: value })) !== null) return true;
+    return field === 'userId' && (await this.collection.findOne({ actorId: value })) !== null;
+  }
+
+  /**
+   * "Involving" is two index-backed reads (as actor, as subject) merged, rather than an $or
+   * the embedded store would answer by scanning every event.
+   */
+  private async find(query: AuditQuery, direction: 1 | -1, limit: number): Promise<AuditEvent[]> {
+    const sort = { at: direction, _id: direction };
+    const { involving, ...rest } = query;
+    if (involving === undefined) return (await this.collection.find(auditFilter(rest), { sort, limit })).map((d) => fromDoc<AuditEvent>(d));
+    const [asActor, asSubject] = await Promise.all([
+      this.collection.find({ ...auditFilter(rest), actorId: involving }, { sort, limit }),
+      this.collection.find({ ...auditFilter(rest), userId: involving }, { sort, limit }),
+    ]);
+    const merged = new Map<string, Doc<AuditEvent>>();
+    for (const doc of [...asActor, ...asSubject]) merged.set(doc._id, doc);
+    // Ids sort as the events were appended (see auditId), so they order the merge.
+    return [...merged.values()]
+      .sort((a, b) => direction * (a._id < b._id ? -1 : a._id > b._id ? 1 : 0))
+      .slice(0, limit)
+      .map((d) => fromDoc<AuditEvent>(d));
+  }
+}
+
+const MS_PER_DAY = 24 * 60 * 60 * 1000;
+const LATEST_WINDOWS_DAYS = [1, 7, 31, 366];
+
+function auditFilter(query: AuditQuery): Filter {
+  const filter: Filter = {};
+  if (query.packageId) filter.packageId = query.packageId;
+  if (query.userId) filter.userId = query.userId;
+  if (query.requestId) filter.requestId = query.requestId;
+  if (query.assignmentId) filter.assignmentId = query.assignmentId;
+  const at: Record<string, Date> = {};
+  if (query.from) at.$gte = query.from;
+  if (query.to) at.$lt = query.to;
+  if (Object.keys(at).length > 0) filter.at = at;
+  return filter;
 }

@@ -3,6 +3,7 @@ import type { DocumentStore } from '../port';
 import { AssignmentRepository } from './assignments';
 import { AuditRepository } from './audit';
 import { CatalogRepository } from './catalogs';
+import { ExportRepository } from './exports';
 import { ConversationReferenceRepository } from './conversationReferences';
 import { GrantRepository } from './grants';
 import { PackageRepository } from './packages';
@@ -24,6 +25,7 @@ export interface Repositories {
   audit: AuditRepository;
   sentCards: SentCardRepository;
   settings: SettingsRepository;
+  exports: ExportRepository;
 }
 
 /** Builds every repository on one store and creates their indexes. */
@@ -41,6 +43,7 @@ export async function openRepositories(store: DocumentStore, clock: Clock): Prom
     audit: new AuditRepository(store, now),
     sentCards: new SentCardRepository(store, now),
     settings: new SettingsRepository(store, now),
+    exports: new ExportRepository(store),
   };
   for (const repository of Object.values(repositories)) await repository.init();
   return repositories;

@@ -37,6 +37,10 @@ export class RequestRepository {
     await this.collection.ensureIndex({ fields: ['targetUserId', 'createdAt'] });
     await this.collection.ensureIndex({ fields: ['packageId', 'state'] });
     await this.collection.ensureIndex({ fields: ['openKey'], unique: true, sparse: true });
+    // Admin lists of a package's requests, newest first: MongoDB walks this index in order; the
+    // embedded store (compound indexes only for equality on every field) uses the single one.
+    await this.collection.ensureIndex({ fields: ['packageId', 'createdAt'] });
+    await this.collection.ensureIndex({ fields: ['packageId'] });
   }
 
   /** Stores a new request; throws AlreadyOpenError when an equivalent one is still open. */
@@ -74,6 +78,24 @@ export class RequestRepository {
   async listPending(packageId?: string, limit = 200): Promise<AccessRequest[]> {
     const filter: Filter = { state: 'pendingApproval', ...(packageId ? { packageId } : {}) };
     return (await this.collection.find(filter, { sort: { createdAt: 1 }, limit })).map(fromRequestDoc);
+  }
+
+  /** One page of a package's requests (optionally of one state), newest first. */
+  async listForPackage(packageId: string, options: { state?: RequestState; skip: number; limit: number }): Promise<AccessRequest[]> {
+    const filter: Filter = { packageId, ...(options.state ? { state: options.state } : {}) };
+    return (await this.collection.find(filter, { sort: { createdAt: -1, _id: -1 }, skip: options.skip, limit: options.limit })).map(fromRequestDoc);
+  }
+
+  async countForPackage(packageId: string, state?: RequestState): Promise<number> {
+    return this.collection.count({ packageId, ...(state ? { state } : {}) });
+  }
+
+  /** The requests with these ids that exist (by the primary key, in batches). */
+  async getMany(ids: readonly string[]): Promise<AccessRequest[]> {
+    const found: AccessRequest[] = [];
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += 500) found.push(...(await this.collection.find({ _id: { $in: unique.slice(i, i + 500) } })).map(fromRequestDoc));
+    return found;
   }
 
   async countOpenForPackage(packageId: string): Promise<number> {
