@@ -14,6 +14,9 @@ export class AssignmentRepository {
     await this.collection.ensureIndex({ fields: ['packageId', 'state'] });
     // Expiry scans read only what is due: cost follows the number due, not the total.
     await this.collection.ensureIndex({ fields: ['expiresAt'], sparse: true });
+    // The lifecycle job's due scan: only assignments with a check planned are indexed, so the
+    // scan costs what is due (NeDB answers it from this one range), not the collection.
+    await this.collection.ensureIndex({ fields: ['lifecycleCheckAt'], sparse: true });
   }
 
   async insert(assignment: Assignment): Promise<void> {
@@ -33,6 +36,38 @@ export class AssignmentRepository {
 
   async countActiveForPackage(packageId: string): Promise<number> {
     return this.collection.count({ packageId, state: { $in: [...ACTIVE_ASSIGNMENT_STATES] } });
+  }
+
+  /**
+   * Leases up to `max` assignments whose lifecycle check is due, earliest check first. One
+   * query finds candidates; each is then claimed by id under the same conditions (and the
+   * check it was due at), so one another instance took meanwhile is skipped.
+   */
+  async claimLifecycleDue(now: Date, leaseMs: number, max: number): Promise<Assignment[]> {
+    const due = {
+      lifecycleCheckAt: { $lte: now },
+      $or: [{ lifecycleLeaseUntil: { $exists: false } }, { lifecycleLeaseUntil: { $lte: now } }],
+    };
+    const candidates = await this.collection.find(due, { sort: { lifecycleCheckAt: 1 }, limit: max });
+    const claimed: Assignment[] = [];
+    for (const candidate of candidates) {
+      const doc = await this.collection.findOneAndUpdate(
+        { ...due, _id: candidate._id, lifecycleCheckAt: candidate.lifecycleCheckAt as Date },
+        { $set: { lifecycleLeaseUntil: new Date(now.getTime() + leaseMs) } },
+      );
+      if (doc) claimed.push(fromDoc(doc));
+    }
+    return claimed;
+  }
+
+  /** Active, expiring assignments the lifecycle job has never planned (made before it existed). */
+  async listUnplanned(limit: number): Promise<Assignment[]> {
+    return fromDocs(
+      await this.collection.find(
+        { expiresAt: { $exists: true }, lifecycleCheckAt: { $exists: false }, endReason: { $exists: false }, state: { $in: [...ACTIVE_ASSIGNMENT_STATES] } },
+        { limit },
+      ),
+    );
   }
 
   async update(id: string, precondition: Record<string, unknown>, update: Update): Promise<Assignment | null> {
