@@ -111,6 +111,10 @@ export class LifecycleService implements ScheduledJob {
     });
     // Keyed by assignment, expiry and threshold: once, whichever instance or restart gets here.
     await notifications.send(assignment.userId, card, { key: `warning:${assignment.id}:${expiresAt.toISOString()}:${offsetMs}` });
+    // Audited once too: a run that died before moving the check on has already written it.
+    const since = await repositories.audit.query({ userId: assignment.userId, from: new Date(expiresAt.getTime() - offsetMs) });
+    const audited = since.some((e) => e.action === 'assignment.warned' && e.assignmentId === assignment.id && e.details?.expiresAt === expiresAt.toISOString() && e.details?.offsetMs === offsetMs);
+    if (audited) return;
     await repositories.audit.append({
       actorId: 'system',
       action: 'assignment.warned',

@@ -14,9 +14,10 @@ export class AssignmentRepository {
     await this.collection.ensureIndex({ fields: ['packageId', 'state'] });
     // Expiry scans read only what is due: cost follows the number due, not the total.
     await this.collection.ensureIndex({ fields: ['expiresAt'], sparse: true });
-    // The lifecycle job's due scan: only assignments with a check planned are indexed, so the
-    // scan costs what is due (NeDB answers it from this one range), not the collection.
-    await this.collection.ensureIndex({ fields: ['lifecycleCheckAt'], sparse: true });
+    // The lifecycle job's due scan: a range on this one field, so it costs what is due, not the
+    // collection. Not sparse: NeDB leaves Date values out of a sparse index (it takes a Date
+    // for an empty object), so a range query on one finds nothing.
+    await this.collection.ensureIndex({ fields: ['lifecycleCheckAt'] });
   }
 
   async insert(assignment: Assignment): Promise<void> {
