@@ -231,6 +231,8 @@ export interface Assignment {
   lifecycleCheckAt?: Date;
   /** The lifecycle job's claim on it: another instance leaves it alone until this passes. */
   lifecycleLeaseUntil?: Date;
+  /** The expiry its user chose to "Let it expire" (no more warnings for it). */
+  expiryAccepted?: Date;
   /** When removal started (its directory outcomes are audited from then on). */
   removalStartedAt?: Date;
   createdAt: Date;

@@ -163,10 +163,11 @@ export class AccessService {
     if (expiresAt.getTime() <= clock.now().getTime() || !assignment.lifecycleCheckAt) {
       return refuse('stale', `Your access to "${packageName}" is already ending. Type my access to see what you have now.`);
     }
+    // The next check moves to the expiry itself (after the last warning it is there already).
     const quieted = await repositories.assignments.update(
       assignment.id,
-      { state: { $in: [...ACTIVE_ASSIGNMENT_STATES] }, expiresAt, lifecycleCheckAt: { $lt: expiresAt } },
-      { $set: { lifecycleCheckAt: expiresAt } },
+      { state: { $in: [...ACTIVE_ASSIGNMENT_STATES] }, expiresAt, lifecycleCheckAt: { $lte: expiresAt }, expiryAccepted: { $ne: expiresAt } },
+      { $set: { lifecycleCheckAt: expiresAt, expiryAccepted: expiresAt } },
     );
     if (quieted) {
       await repositories.audit.append({ actorId: userId, action: 'assignment.letExpire', packageId: assignment.packageId, userId, assignmentId: assignment.id, details: { expiresAt: expiresAt.toISOString() } });
@@ -174,7 +175,7 @@ export class AccessService {
     }
     // A second press finds it already quiet: same answer, nothing changed or audited again.
     const current = await repositories.assignments.get(assignment.id);
-    if (current?.lifecycleCheckAt?.getTime() === expiresAt.getTime() && current.expiresAt?.getTime() === expiresAt.getTime()) return { ok: true, packageName, expiresAt };
+    if (current?.expiryAccepted?.getTime() === expiresAt.getTime() && current.expiresAt?.getTime() === expiresAt.getTime()) return { ok: true, packageName, expiresAt };
     return refuse('stale', `Your access to "${packageName}" changed meanwhile. Type my access to see it as it is now.`);
   }
 
