@@ -17,6 +17,7 @@ import { createHttpServer, listen } from './http/server';
 import { createLogger, type Logger } from './logger';
 import { Scheduler } from './scheduler/scheduler';
 import { TaskRunner } from './scheduler/taskRunner';
+import type { LifecycleService } from './services/lifecycle';
 import { openStore } from './store/openStore';
 import type { DocumentStore } from './store/port';
 import { openRepositories, type Repositories } from './store/repositories';
@@ -54,6 +55,8 @@ export interface RunningApp {
   bot: AccessPackagesBot;
   scheduler: Scheduler;
   taskRunner: TaskRunner;
+  /** Expiry warnings and expiry (a scheduled job; tests run it by hand). */
+  lifecycle: LifecycleService;
   clock: Clock;
   logger: Logger;
   close(): Promise<void>;
@@ -103,13 +106,15 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       reminderFraction: config.approvalReminderPercent / 100,
       exports: { publicBaseUrl: config.exports.publicBaseUrl, linkMinutes: config.exports.linkMinutes, signingKey: config.exports.signingKey?.reveal() },
       delivery: { ...config.delivery, pacing: overrides.directoryPacing },
+      lifecycle: config.lifecycle,
     });
     const { bot } = graph;
 
     const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 5 * 60_000, maxPerTick: 500 });
     registerTaskHandlers(taskRunner, graph);
     new ProactiveNotifier({ adapter, cards: graph.cards, repositories, config, clock, logger, pacing: overrides.notifierPacing }).register(taskRunner);
-    const scheduler = new Scheduler([taskRunner, graph.exports.purgeJob()], config.schedulerIntervalMs, logger);
+    // One loop: the outbox first (so a removal queued by expiry starts next tick), then lifecycle.
+    const scheduler = new Scheduler([taskRunner, graph.lifecycle, graph.exports.purgeJob()], config.schedulerIntervalMs, logger);
     // Work queued by a turn (approval cards, delivery) starts right after it, not at the next tick.
     adapter.use(async (_context, next) => {
       await next();
@@ -135,6 +140,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       bot,
       scheduler,
       taskRunner,
+      lifecycle: graph.lifecycle,
       clock,
       logger,
       async close() {

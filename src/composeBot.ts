@@ -17,6 +17,7 @@ import { AdminGate, AdminPolicy, type AdminSettings } from './services/admins';
 import { ApprovalService } from './services/approvals';
 import { DeliveryService } from './services/delivery';
 import { ExportService, type ExportSettings } from './services/exports';
+import { LifecycleService } from './services/lifecycle';
 import { CatalogBrowser } from './services/catalogBrowser';
 import type { ServiceDependencies } from './services/deps';
 import { RequestService } from './services/requests';
@@ -32,6 +33,8 @@ export interface BotGraph {
   cards: CardRenderer;
   /** CSV exports: the HTTP server serves their downloads. */
   exports: ExportService;
+  /** The scheduled job that warns before expiry and expires assignments. */
+  lifecycle: LifecycleService;
 }
 
 export interface BotInput {
@@ -53,6 +56,8 @@ export interface BotInput {
     /** Time source for pacing (tests use virtual time so nothing sleeps). */
     pacing?: { now: () => number; sleep: (ms: number) => Promise<void> };
   };
+  /** Expiry warnings: ISO 8601 offsets before expiry (default P14D, P1D, PT15M). */
+  lifecycle?: { warningOffsets: string[] };
 }
 
 export function buildBot(input: BotInput): BotGraph {
@@ -83,8 +88,16 @@ export function buildBot(input: BotInput): BotGraph {
     },
     maxAttempts: input.delivery.maxAttempts,
   });
+  const access = new AccessService(services);
+  const lifecycle = new LifecycleService({
+    ...services,
+    notifications: new TaskNotifications(repositories.tasks),
+    access,
+    logger,
+    warningOffsets: input.lifecycle?.warningOffsets ?? ['P14D', 'P1D', 'PT15M'],
+  });
   const selfService = new SelfServiceActions(
-    { browser: new CatalogBrowser(services), requests: new RequestService(services), access: new AccessService(services) },
+    { browser: new CatalogBrowser(services), requests: new RequestService(services), access },
     cards,
     clock,
     input.botAppId ?? '',
@@ -101,7 +114,7 @@ export function buildBot(input: BotInput): BotGraph {
     clock,
     logger,
   });
-  return { bot, services, approvals, delivery, cards, exports };
+  return { bot, services, approvals, delivery, cards, exports, lifecycle };
 }
 
 /** Registers the services' durable work on the task runner. */

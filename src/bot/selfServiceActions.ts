@@ -80,6 +80,7 @@ export class SelfServiceActions {
       extend: (userId, data) => this.extend(userId, data.assignmentId, data.justification),
       confirmRemove: (userId, data) => this.confirmRemove(userId, data.assignmentId),
       removeAccess: (userId, data) => this.remove(userId, data.assignmentId),
+      letExpire: (userId, data) => this.letExpire(userId, data.assignmentId, data.expiresAt),
     };
   }
 
@@ -157,6 +158,16 @@ export class SelfServiceActions {
         ? `"${result.packageName}" is extended until ${formatInstant(result.extendedTo)}.`
         : `"${result.packageName}" no longer expires.`;
     return this.myAccess(userId, notice);
+  }
+
+  /** "Let it expire" on an expiry warning: no more reminders for this expiry. */
+  async letExpire(userId: string, assignmentId: unknown, expiresAt: unknown): Promise<AdaptiveCardJson> {
+    const result = await this.services.access.letExpire(userId, assignmentId, expiresAt);
+    if (!result.ok) return this.refusal(result);
+    return this.cards.render(
+      'notice',
+      noticeCard(`OK: your access ends on ${formatInstant(result.expiresAt)}`, `You won't get more reminders about "${result.packageName}". Changed your mind? Type my access before then.`, 'info', [{ title: 'My access', verb: 'myAccess' }]),
+    );
   }
 
   async confirmRemove(userId: string, assignmentId: unknown): Promise<AdaptiveCardJson> {

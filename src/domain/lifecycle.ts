@@ -132,6 +132,23 @@ export function describeDuration(text: string): string {
   return words.length === 0 ? '0 minutes' : words.join(' ');
 }
 
+/**
+ * Time left in words, for warnings: "14 days", "1 day 4 hours", "2 hours", "1 hour 30 minutes",
+ * "15 minutes", "less than a minute". Rounded to the minute; the exact instant is shown beside it.
+ */
+export function describeTimeLeft(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 1) return 'less than a minute';
+  const days = Math.floor(minutes / (24 * 60));
+  const hours = Math.floor((minutes % (24 * 60)) / 60);
+  const mins = minutes % 60;
+  const unit = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
+  if (days >= 2) return unit(Math.round(minutes / (24 * 60)), 'day');
+  if (days === 1) return hours > 0 ? `${unit(1, 'day')} ${unit(hours, 'hour')}` : unit(1, 'day');
+  if (hours > 0) return mins > 0 ? `${unit(hours, 'hour')} ${unit(mins, 'minute')}` : unit(hours, 'hour');
+  return unit(mins, 'minute');
+}
+
 /** A UTC calendar day as "31 Dec 2026": unambiguous in every locale, unlike 12/31 or 31/12. */
 export function formatDate(date: Date): string {
   return `${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()}`;

@@ -222,6 +222,19 @@ export interface Assignment {
   endReason?: 'removed' | 'expired';
   /** How many times an admin has had it delivered again (keys the new round of tasks). */
   reprocessCount?: number;
+  /** When the current `expiresAt` was set (delivery or extension): warnings count from here. */
+  expirySetAt?: Date;
+  /**
+   * When the lifecycle job must next look at it (a warning threshold, or the expiry). Absent:
+   * never (no expiry, or removal has started). Thresholds before it have been handled.
+   */
+  lifecycleCheckAt?: Date;
+  /** The lifecycle job's claim on it: another instance leaves it alone until this passes. */
+  lifecycleLeaseUntil?: Date;
+  /** The expiry its user chose to "Let it expire" (no more warnings for it). */
+  expiryAccepted?: Date;
+  /** When removal started (its directory outcomes are audited from then on). */
+  removalStartedAt?: Date;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -22,6 +22,11 @@ export interface AccessSummary {
   removalPending: boolean;
 }
 
+/** What a warning offers: extend (and how), or why not. */
+export type ExtensionOffer =
+  | { allowed: true; newExpiresAt?: Date; requiresApproval: boolean; justificationRequired: boolean }
+  | { allowed: false; message: string };
+
 export class AccessService {
   constructor(private readonly deps: ServiceDependencies) {}
 
@@ -105,9 +110,10 @@ export class AccessService {
     }
 
     // No approval: the new expiry applies now, provided nothing changed the assignment meanwhile.
+    // The lifecycle job plans the new expiry's warnings afresh (lifecycleCheckAt = now).
     const update = plan.newExpiresAt
-      ? { $set: { expiresAt: plan.newExpiresAt, updatedAt: now }, $push: { requestIds: request.id } }
-      : { $unset: { expiresAt: true }, $set: { updatedAt: now }, $push: { requestIds: request.id } };
+      ? { $set: { expiresAt: plan.newExpiresAt, expirySetAt: now, lifecycleCheckAt: now, updatedAt: now }, $push: { requestIds: request.id } }
+      : { $unset: { expiresAt: true, expirySetAt: true, lifecycleCheckAt: true }, $set: { updatedAt: now }, $push: { requestIds: request.id } };
     const extended = await repositories.assignments.update(assignment.id, { state: { $in: [...ACTIVE_ASSIGNMENT_STATES] }, expiresAt: assignment.expiresAt }, update);
     if (!extended) return refuse('stale', `"${packageName}" changed while you were extending it. Type my access to see it as it is now.`);
     await repositories.audit.append({
@@ -120,6 +126,57 @@ export class AccessService {
       details: { from: assignment.expiresAt?.toISOString() ?? null, to: plan.newExpiresAt?.toISOString() ?? null },
     });
     return { ok: true, packageName, extendedTo: plan.newExpiresAt };
+  }
+
+  /**
+   * Whether the owner may extend this assignment now, as `extend` would decide: the policy's
+   * extension plan, the user still in the policy's scope, no extension already waiting.
+   */
+  async extensionOffer(assignment: Assignment): Promise<ExtensionOffer> {
+    const { repositories, clock, directory } = this.deps;
+    const policy = await repositories.policies.get(assignment.packageId, assignment.policyId);
+    if (!policy) return { allowed: false, message: 'It can\'t be extended: the policy it was granted under no longer exists.' };
+    const plan = extensionPlan({ assignment, policy, now: clock.now() });
+    if (!plan.allowed) return plan;
+    const pending = await repositories.requests.findOpen(assignment.userId, assignment.packageId, 'extend');
+    if (pending) return { allowed: false, message: `An extension is waiting for approval (${pending.id}).` };
+    const requestor = await loadRequestor(directory, repositories.policies, assignment.userId);
+    if (isRefusal(requestor) || !policyAdmits(policy, requestor.facts)) return { allowed: false, message: "It can't be extended: its policy no longer includes you. Ask your manager or IT." };
+    return { ...plan, justificationRequired: plan.requiresApproval && policy.approval.requestorJustificationRequired };
+  }
+
+  /**
+   * "Let it expire": no more warnings for this expiry (the lifecycle job's next check moves to
+   * the expiry itself). `rawExpiresAt` is the expiry the warning was about: if the access has
+   * been extended since, the new expiry keeps its warnings.
+   */
+  async letExpire(userId: string, rawAssignmentId: unknown, rawExpiresAt?: unknown): Promise<Outcome<{ packageName: string; expiresAt: Date }>> {
+    const { repositories, clock } = this.deps;
+    const found = await this.ownAssignment(userId, rawAssignmentId);
+    if (isRefusal(found)) return found;
+    const { assignment, packageName } = found;
+    const expiresAt = assignment.expiresAt;
+    if (!expiresAt) return refuse('notAllowed', `Your access to "${packageName}" doesn't expire, so there is nothing to let expire. Type my access to give it back instead.`);
+    if (rawExpiresAt !== undefined && rawExpiresAt !== expiresAt.toISOString()) {
+      return refuse('stale', `Your access to "${packageName}" has changed since that reminder: it now ends on ${formatInstant(expiresAt)}. You'll be reminded again before then.`);
+    }
+    if (expiresAt.getTime() <= clock.now().getTime() || !assignment.lifecycleCheckAt) {
+      return refuse('stale', `Your access to "${packageName}" is already ending. Type my access to see what you have now.`);
+    }
+    // The next check moves to the expiry itself (after the last warning it is there already).
+    const quieted = await repositories.assignments.update(
+      assignment.id,
+      { state: { $in: [...ACTIVE_ASSIGNMENT_STATES] }, expiresAt, lifecycleCheckAt: { $lte: expiresAt }, expiryAccepted: { $ne: expiresAt } },
+      { $set: { lifecycleCheckAt: expiresAt, expiryAccepted: expiresAt } },
+    );
+    if (quieted) {
+      await repositories.audit.append({ actorId: userId, action: 'assignment.letExpire', packageId: assignment.packageId, userId, assignmentId: assignment.id, details: { expiresAt: expiresAt.toISOString() } });
+      return { ok: true, packageName, expiresAt };
+    }
+    // A second press finds it already quiet: same answer, nothing changed or audited again.
+    const current = await repositories.assignments.get(assignment.id);
+    if (current?.expiryAccepted?.getTime() === expiresAt.getTime() && current.expiresAt?.getTime() === expiresAt.getTime()) return { ok: true, packageName, expiresAt };
+    return refuse('stale', `Your access to "${packageName}" changed meanwhile. Type my access to see it as it is now.`);
   }
 
   /** Gives access back early: a remove request that delivery carries out (ledger rules apply). */

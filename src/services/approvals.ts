@@ -1,6 +1,7 @@
 import { decide, type DecisionRefusal, escalationTime, reminderTime, selectApprovers, stageDeadline, stageDeciders } from '../domain/approval';
 import { formatInstant } from '../domain/lifecycle';
 import type { AccessRequest, ApproverRef, Policy, RequestStage } from '../domain/model';
+import { ACTIVE_ASSIGNMENT_STATES } from '../domain/model';
 import type { TaskOutcome } from '../scheduler/taskRunner';
 import {
   type ApprovalContext,
@@ -17,6 +18,7 @@ import {
 } from './approvalMessages';
 import type { AdminPolicy } from './admins';
 import type { ServiceDependencies } from './deps';
+import { notice } from './messages';
 import type { Notifications, OutgoingCard } from './notifications';
 import { asId, type Outcome, type Refusal, refuse } from './outcome';
 import { TASK_TYPES } from './workflow';
@@ -199,14 +201,35 @@ export class ApprovalService {
     const { repositories, clock, notifications } = this.deps;
     const now = clock.now();
     if (request.assignmentId) {
+      // The new expiry's warnings are planned afresh (lifecycleCheckAt = now).
       const update = request.schedule.expiresAt
-        ? { $set: { expiresAt: request.schedule.expiresAt, updatedAt: now }, $addToSet: { requestIds: request.id } }
-        : { $unset: { expiresAt: true }, $set: { updatedAt: now }, $addToSet: { requestIds: request.id } };
-      await repositories.assignments.update(request.assignmentId, {}, update);
+        ? { $set: { expiresAt: request.schedule.expiresAt, expirySetAt: now, lifecycleCheckAt: now, updatedAt: now }, $addToSet: { requestIds: request.id } }
+        : { $unset: { expiresAt: true, expirySetAt: true, lifecycleCheckAt: true }, $set: { updatedAt: now }, $addToSet: { requestIds: request.id } };
+      // Only while the access lasts: approved after it expired or was given back, there is nothing to extend.
+      const extended = await repositories.assignments.update(request.assignmentId, { state: { $in: [...ACTIVE_ASSIGNMENT_STATES] }, expiresAt: { $gt: now }, endReason: { $exists: false } }, update);
+      if (!extended) return this.extensionTooLate(context);
     }
     await repositories.requests.transition(request.id, ['delivering', 'scheduled'], { $set: { state: 'delivered', updatedAt: now } });
     await repositories.audit.append({ actorId: 'system', action: 'assignment.extended', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, ...(request.assignmentId ? { assignmentId: request.assignmentId } : {}) });
     await notifications.send(request.requesterId, requesterExtended(context, approverName), { key: `extended:${request.id}` });
+  }
+
+  /** The extension was approved after the access had ended: the requester is told, nothing changes. */
+  private async extensionTooLate(context: ApprovalContext): Promise<void> {
+    const { request, accessPackage } = context;
+    const { repositories, clock, notifications } = this.deps;
+    const now = clock.now();
+    const canceled = await repositories.requests.transition(request.id, ['delivering', 'scheduled'], {
+      $set: { state: 'canceled', updatedAt: now },
+      $push: { history: { at: now, actorId: 'system', action: 'canceled', details: 'the access had ended before the extension was approved' } },
+    });
+    if (!canceled) return;
+    await repositories.audit.append({ actorId: 'system', action: 'request.extensionTooLate', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, ...(request.assignmentId ? { assignmentId: request.assignmentId } : {}) });
+    await notifications.send(
+      request.requesterId,
+      notice(`Not extended: ${accessPackage.displayName}`, `Your extension (${request.id}) was approved, but your access had already ended, so there was nothing to extend. Request the package again if you still need it.`, 'warning', [{ title: 'Browse packages', verb: 'packages' }]),
+      { key: `extended:${request.id}` },
+    );
   }
 
   /** Automatic denial when a stage's decision time runs out. */

@@ -69,6 +69,11 @@ export class DeliveryService {
 
     // The assignment id follows from the request: a retried task finds the one it made.
     const assignmentId = `ASG-${request.id}`;
+    // Expiry counts from the actual start (now), unless the requester chose an end date.
+    const expiresAt = request.schedule.expiresAt ?? maximumExpiry(policy.lifecycle, now);
+    if (request.schedule.expiresAt && request.schedule.expiresAt.getTime() <= now.getTime() && !(await repositories.assignments.get(assignmentId))) {
+      return this.endedBeforeStart(request.id, accessPackage.displayName, request.schedule.expiresAt);
+    }
     const assignment: Assignment = {
       id: assignmentId,
       packageId: request.packageId,
@@ -76,7 +81,8 @@ export class DeliveryService {
       userId: request.targetUserId,
       state: 'delivering',
       startAt: now,
-      ...(request.schedule.expiresAt ? { expiresAt: request.schedule.expiresAt } : maximumExpiry(policy.lifecycle, now) ? { expiresAt: maximumExpiry(policy.lifecycle, now) } : {}),
+      // lifecycleCheckAt = now: the lifecycle job plans its warnings and expiry.
+      ...(expiresAt ? { expiresAt, expirySetAt: now, lifecycleCheckAt: now } : {}),
       roles: accessPackage.resourceRoles.map((r) => ({ resource: r.resource, role: r.role, state: 'pending' as const })),
       requestIds: [request.id],
       createdAt: now,
@@ -93,6 +99,24 @@ export class DeliveryService {
     }
     if (assignment.roles.length === 0) await this.settleDelivery(assignmentId);
     await repositories.audit.append({ actorId: 'system', action: 'assignment.created', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, assignmentId });
+    return DONE;
+  }
+
+  /** The requester's chosen end passed before the access could start (approved too late): nothing is delivered. */
+  private async endedBeforeStart(requestId: string, packageName: string, chosenEnd: Date): Promise<TaskOutcome> {
+    const { repositories, clock, notifications } = this.deps;
+    const now = clock.now();
+    const canceled = await repositories.requests.transition(requestId, ['delivering', 'scheduled'], {
+      $set: { state: 'canceled', updatedAt: now },
+      $push: { history: { at: now, actorId: 'system', action: 'canceled', details: `its end date (${formatInstant(chosenEnd)}) passed before it could start` } },
+    });
+    if (!canceled) return DONE;
+    await notifications.send(
+      canceled.requesterId,
+      notice(`Not started: ${packageName}`, `Request ${requestId} was approved after the end date you chose (${formatInstant(chosenEnd)}) had passed, so no access was set up. Request it again with new dates if you still need it.`, 'warning', [{ title: 'Browse packages', verb: 'packages' }]),
+      { key: `endedBeforeStart:${requestId}` },
+    );
+    await repositories.audit.append({ actorId: 'system', action: 'request.endedBeforeStart', packageId: canceled.packageId, userId: canceled.targetUserId, requestId, details: { expiresAt: chosenEnd.toISOString() } });
     return DONE;
   }
 
@@ -144,9 +168,16 @@ export class DeliveryService {
     const assignment = await repositories.assignments.get(assignmentId);
     if (!assignment) return DONE;
     const now = clock.now();
+    // An expiry that was extended (or lifted) after the removal was queued no longer applies.
+    if (reason === 'expired' && (!assignment.expiresAt || assignment.expiresAt.getTime() > now.getTime())) return DONE;
     if (ACTIVE_ASSIGNMENT_STATES.includes(assignment.state)) {
       const roles = assignment.roles.map((r) => ({ resource: r.resource, role: r.role, state: 'removing' as const }));
-      const marked = await repositories.assignments.update(assignmentId, { state: assignment.state, updatedAt: assignment.updatedAt }, { $set: { roles, endReason: reason, updatedAt: now } });
+      const marked = await repositories.assignments.update(
+        assignmentId,
+        { state: assignment.state, updatedAt: assignment.updatedAt },
+        // Ending: the lifecycle job has nothing more to do with it.
+        { $set: { roles, endReason: reason, removalStartedAt: now, updatedAt: now }, $unset: { lifecycleCheckAt: true, lifecycleLeaseUntil: true } },
+      );
       if (!marked) return { status: 'retry', at: now, error: 'assignment changed while removal started' };
       for (let index = 0; index < roles.length; index++) {
         await repositories.tasks.enqueue({ type: DELIVERY_TASKS.revoke, payload: { assignmentId, index, ...(requestId ? { requestId } : {}) }, dedupeKey: `${DELIVERY_TASKS.revoke}:${assignmentId}:${index}` });
@@ -293,15 +324,38 @@ export class DeliveryService {
     for (const request of open.filter((r) => r.type === 'remove' && r.assignmentId === assignmentId)) {
       await repositories.requests.transition(request.id, 'delivering', { $set: { state: 'delivered', updatedAt: now } });
     }
-    const { accessPackage } = await this.packageOf(assignment);
+    const { accessPackage, catalog } = await this.packageOf(assignment);
     const name = accessPackage?.displayName ?? assignment.packageId;
     const failed = assignment.roles.filter((r) => r.state === 'failed').length;
+    const { removed, stayed } = await this.removalOutcome(assignment, accessPackage ? grantedRoles(accessPackage, catalog) : []);
+    const what = `${removed.length > 0 ? ` Removed: ${removed.join(', ')}.` : ''}${stayed.length > 0 ? ` Still yours: ${stayed.join(', ')}.` : ''}`;
     const message =
       failed > 0
-        ? `Your access to "${name}" has ended; ${failed} item(s) could not be removed yet and IT has been told.`
-        : `Your access to "${name}" has ${reason === 'expired' ? 'expired' : 'been removed'}. Access you had before, or that another package gives you, stays.`;
+        ? `Your access to "${name}" has ended; ${failed} item(s) could not be removed yet and IT has been told.${what}`
+        : `Your access to "${name}" has ${reason === 'expired' ? 'expired' : 'been removed'}.${what || ' Access you had before, or that another package gives you, stays.'}`;
     await notifications.send(assignment.userId, notice(reason === 'expired' ? `Expired: ${name}` : `Removed: ${name}`, message, 'info', [{ title: 'Browse packages', verb: 'packages' }]), { key: `ended:${assignmentId}` });
     await repositories.audit.append({ actorId: 'system', action: `assignment.${reason}`, packageId: assignment.packageId, userId: assignment.userId, assignmentId });
+  }
+
+  /**
+   * What the removal took away and what the ledger kept (had before, or held through another
+   * package), from the removal's audited outcomes: each role's name as the user knows it.
+   */
+  private async removalOutcome(assignment: Assignment, names: { resource: string; role: string }[]): Promise<{ removed: string[]; stayed: string[] }> {
+    const events = assignment.removalStartedAt ? await this.deps.repositories.audit.query({ userId: assignment.userId, from: assignment.removalStartedAt }) : [];
+    const removed: string[] = [];
+    const stayed: string[] = [];
+    assignment.roles.forEach((role, i) => {
+      const event = events.find(
+        (e) => e.assignmentId === assignment.id && (e.action === 'delivery.revoked' || e.action === 'delivery.kept') && e.details?.resource === role.resource && e.details?.role === role.role,
+      );
+      if (!event) return;
+      const label = names[i] ? `${names[i]!.resource} (${names[i]!.role})` : `${role.resource} (${role.role})`;
+      if (event.action === 'delivery.revoked') removed.push(label);
+      else if (event.details?.reason === 'preExisting') stayed.push(`${label}, which you had before`);
+      else if (event.details?.reason === 'heldByOthers') stayed.push(`${label}, through another package`);
+    });
+    return { removed, stayed };
   }
 
   /** Retryable errors wait (at least as long as the directory asked); others fail the role now. */

@@ -7,6 +7,7 @@ import { buildBot, registerTaskHandlers } from '../../src/composeBot';
 import { TaskRunner } from '../../src/scheduler/taskRunner';
 import type { ApprovalService } from '../../src/services/approvals';
 import type { DeliveryService } from '../../src/services/delivery';
+import type { LifecycleService } from '../../src/services/lifecycle';
 import { LocalDirectory } from '../../src/directory/localDirectory';
 import type { Directory } from '../../src/directory/port';
 import type { Logger } from '../../src/logger';
@@ -31,6 +32,8 @@ export interface BotHarness {
   taskRunner: TaskRunner;
   approvals: ApprovalService;
   delivery: DeliveryService;
+  /** The lifecycle job (expiry warnings, expiry), run by hand as the scheduler would. */
+  lifecycle: LifecycleService;
   /** The invoke response of the last invoke activity processed. */
   lastInvokeResponse(): InvokeResponse | undefined;
   close(): Promise<void>;
@@ -44,11 +47,16 @@ export interface HarnessOptions {
   exampleCatalog?: boolean;
   adminUserIds?: string[];
   adminGroupId?: string;
+  /** EXPIRY_WARNINGS (default P14D, P1D, PT15M). */
+  warningOffsets?: string[];
+  /** Share a store with another harness (a second instance, or a restart). */
+  store?: DocumentStore;
+  clock?: FakeClock;
 }
 
 export async function createBotHarness(options: HarnessOptions = {}): Promise<BotHarness> {
-  const store = await openEmbeddedStore({});
-  const clock = new FakeClock();
+  const store = options.store ?? (await openEmbeddedStore({}));
+  const clock = options.clock ?? new FakeClock();
   const logger = options.logger ?? silentLogger;
   const repositories = await openRepositories(store, clock);
   if (options.exampleCatalog) {
@@ -60,6 +68,7 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
   let virtualMs = 0;
   const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: options.adminUserIds ?? [], groupId: options.adminGroupId },
     delivery: { writesPerSecond: 1000, maxAttempts: 5, pacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) } },
+    ...(options.warningOffsets ? { lifecycle: { warningOffsets: options.warningOffsets } } : {}),
   });
   const { bot } = graph;
   const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 60_000, maxPerTick: 1000, workerId: 'test' });
@@ -87,6 +96,7 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
     taskRunner,
     approvals: graph.approvals,
     delivery: graph.delivery,
+    lifecycle: graph.lifecycle,
     lastInvokeResponse: () => invokeResponse,
     close: () => store.close(),
   };

@@ -19,6 +19,7 @@ import type { PackageDetails } from '../../src/services/catalogBrowser';
 import type { RequestSummary } from '../../src/services/requests';
 import { newRequest } from '../../src/domain/newRequest';
 import { approvalCard, type ApprovalContext } from '../../src/services/approvalMessages';
+import { expiryWarningCard } from '../../src/services/lifecycle';
 import { cardText as cardTextOf } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
 import { ADMIN_QUERY_SAMPLES } from '../support/adminQuerySamples';
@@ -135,6 +136,11 @@ const SAMPLES: Record<string, object[]> = {
     myAccessCard([]),
   ],
   confirmRemove: [confirmRemoveCard(access({}))],
+  expiryWarning: [
+    expiryWarningCard({ assignmentId: 'ASG-1', packageName: 'Accounting', roles: details.roles, expiresAt: new Date('2026-11-23T09:00:00Z'), now: NOW, offer: { allowed: true, newExpiresAt: new Date('2027-05-21T09:00:00Z'), requiresApproval: true, justificationRequired: true } }).data,
+    expiryWarningCard({ assignmentId: 'ASG-2', packageName: 'Payment run', roles: [], expiresAt: new Date('2026-11-22T09:01:00Z'), now: NOW, offer: { allowed: true, newExpiresAt: new Date('2026-11-22T09:02:00Z'), requiresApproval: false, justificationRequired: false } }).data,
+    expiryWarningCard({ assignmentId: 'ASG-3', packageName: 'N'.repeat(256), roles: details.roles, expiresAt: new Date('2026-12-06T09:00:00Z'), now: NOW, offer: { allowed: false, message: "This package doesn't allow extensions." } }).data,
+  ],
   approvalRequest: [
     approvalCard(approvalContext, 0, NOW, { kind: 'pending' }).data,
     approvalCard(approvalContext, 0, NOW, { kind: 'pending' }, 'Escalated to you').data,

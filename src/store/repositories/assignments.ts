@@ -17,6 +17,10 @@ export class AssignmentRepository {
     // Admin lists and exports of a package's assignments, newest first (see requests.ts).
     await this.collection.ensureIndex({ fields: ['packageId', 'createdAt'] });
     await this.collection.ensureIndex({ fields: ['packageId'] });
+    // The lifecycle job's due scan: a range on this one field, so it costs what is due, not the
+    // collection. Not sparse: NeDB leaves Date values out of a sparse index (it takes a Date
+    // for an empty object), so a range query on one finds nothing.
+    await this.collection.ensureIndex({ fields: ['lifecycleCheckAt'] });
   }
 
   async insert(assignment: Assignment): Promise<void> {
@@ -36,6 +40,38 @@ export class AssignmentRepository {
 
   async countActiveForPackage(packageId: string): Promise<number> {
     return this.collection.count({ packageId, state: { $in: [...ACTIVE_ASSIGNMENT_STATES] } });
+  }
+
+  /**
+   * Leases up to `max` assignments whose lifecycle check is due, earliest check first. One
+   * query finds candidates; each is then claimed by id under the same conditions (and the
+   * check it was due at), so one another instance took meanwhile is skipped.
+   */
+  async claimLifecycleDue(now: Date, leaseMs: number, max: number): Promise<Assignment[]> {
+    const due = {
+      lifecycleCheckAt: { $lte: now },
+      $or: [{ lifecycleLeaseUntil: { $exists: false } }, { lifecycleLeaseUntil: { $lte: now } }],
+    };
+    const candidates = await this.collection.find(due, { sort: { lifecycleCheckAt: 1 }, limit: max });
+    const claimed: Assignment[] = [];
+    for (const candidate of candidates) {
+      const doc = await this.collection.findOneAndUpdate(
+        { ...due, _id: candidate._id, lifecycleCheckAt: candidate.lifecycleCheckAt as Date },
+        { $set: { lifecycleLeaseUntil: new Date(now.getTime() + leaseMs) } },
+      );
+      if (doc) claimed.push(fromDoc(doc));
+    }
+    return claimed;
+  }
+
+  /** Active, expiring assignments the lifecycle job has never planned (made before it existed). */
+  async listUnplanned(limit: number): Promise<Assignment[]> {
+    return fromDocs(
+      await this.collection.find(
+        { expiresAt: { $exists: true }, lifecycleCheckAt: { $exists: false }, endReason: { $exists: false }, state: { $in: [...ACTIVE_ASSIGNMENT_STATES] } },
+        { limit },
+      ),
+    );
   }
 
   async update(id: string, precondition: Record<string, unknown>, update: Update): Promise<Assignment | null> {
