@@ -5,7 +5,9 @@ import { applyCatalog } from '../../src/catalog/applyCatalog';
 import { formatCatalogError, loadCatalogFile } from '../../src/catalog/catalogFile';
 import { buildBot, registerTaskHandlers } from '../../src/composeBot';
 import { TaskRunner } from '../../src/scheduler/taskRunner';
+import type { AdminNotices } from '../../src/services/adminNotices';
 import type { ApprovalService } from '../../src/services/approvals';
+import type { DigestService } from '../../src/services/digest';
 import type { DeliveryService } from '../../src/services/delivery';
 import { LocalDirectory } from '../../src/directory/localDirectory';
 import type { Directory } from '../../src/directory/port';
@@ -31,6 +33,9 @@ export interface BotHarness {
   taskRunner: TaskRunner;
   approvals: ApprovalService;
   delivery: DeliveryService;
+  adminNotices: AdminNotices;
+  /** The daily digest; `digest.ensureScheduled()` is the scheduler job the app runs each tick. */
+  digest: DigestService;
   /** The invoke response of the last invoke activity processed. */
   lastInvokeResponse(): InvokeResponse | undefined;
   close(): Promise<void>;
@@ -87,6 +92,8 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
     taskRunner,
     approvals: graph.approvals,
     delivery: graph.delivery,
+    adminNotices: graph.adminNotices,
+    digest: graph.digest,
     lastInvokeResponse: () => invokeResponse,
     close: () => store.close(),
   };

@@ -39,6 +39,8 @@ export class AuditRepository {
     await this.collection.ensureIndex({ fields: ['at'] });
     await this.collection.ensureIndex({ fields: ['packageId', 'at'] });
     await this.collection.ensureIndex({ fields: ['userId', 'at'] });
+    // One kind of event in a time range (the admin digest's escalations).
+    await this.collection.ensureIndex({ fields: ['action', 'at'] });
   }
 
   async append(event: NewAuditEvent): Promise<AuditEvent> {
@@ -46,6 +48,12 @@ export class AuditRepository {
     const stored: AuditEvent = { id: auditId(at), at, ...event };
     await this.collection.insert(toDoc(stored));
     return stored;
+  }
+
+  /** Events of one action in [from, to), oldest first. */
+  async listAction(action: string, from: Date, to: Date, limit = 1000): Promise<AuditEvent[]> {
+    const docs = await this.collection.find({ action, at: { $gte: from, $lt: to } }, { sort: { at: 1, _id: 1 }, limit });
+    return docs.map((d) => fromDoc<AuditEvent>(d));
   }
 
   async query(query: AuditQuery = {}): Promise<AuditEvent[]> {
