@@ -141,22 +141,27 @@ export class AdminNotices {
     if (event.gone) {
       const channelId = conversationIdOf(event.channel.reference);
       const current = await this.channel();
+      let cleared = false;
       if (current && channelId === current.channelId && event.channel.tag === current.boundAt) {
-        const cleared = await this.deps.settings.clearIf(ADMIN_CHANNEL_SETTING, { channelId: current.channelId, boundAt: current.boundAt });
+        cleared = await this.deps.settings.clearIf(ADMIN_CHANNEL_SETTING, { channelId: current.channelId, boundAt: current.boundAt });
         if (cleared) {
           await this.deps.audit.append({ actorId: 'system', action: 'admin.noticesUnbound', details: { channelId: current.channelId, channelName: current.channelName, teamName: current.teamName, reason: event.reason } });
           this.log.warn({ channel: labelOf(current), reason: event.reason }, 'the admin channel can no longer be reached: notices go 1:1 again');
         }
       }
-      const lost = notice(
-        'Admin notices channel no longer works',
-        `The bot could not post to ${event.channel.label} (Teams answered: ${event.reason}); the app may have been removed from the team or the channel deleted. ` +
-          'Admin notices now come to each admin 1:1, starting with the one it could not post. To use a channel again, add the app to the team and type "@Access Packages notices here" in the channel.',
-        'warning',
-      );
-      await this.toEachAdmin(lost, `channelLost:${channelId}:${event.channel.tag ?? ''}`);
+      // Told once per binding (the key); not when admins have meanwhile bound another channel.
+      if (cleared || !current) await this.toEachAdmin(this.channelLost(event.channel, event.reason), `channelLost:${channelId}:${event.channel.tag ?? ''}`);
     }
     await this.toEachAdmin(event.card, `${event.key}:fallback`);
+  }
+
+  private channelLost(channel: ChannelAddress, reason: string): OutgoingCard {
+    return notice(
+      'Admin notices channel no longer works',
+      `The bot could not post to ${channel.label} (Teams answered: ${reason}); the app may have been removed from the team or the channel deleted. ` +
+        'Admin notices now come to each admin 1:1, starting with the one it could not post. To use a channel again, add the app to the team and type "@Access Packages notices here" in the channel.',
+      'warning',
+    );
   }
 
   /** Everyone to tell: the group's members too when it can be read, the listed admins always. */

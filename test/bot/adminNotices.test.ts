@@ -204,6 +204,8 @@ describe('admin notices (TestAdapter)', () => {
       await say(channelMessage(ivan, 'notices here', { id: TEAM_ID }));
       await h.adminNotices.channelUnreachable({ ...event, key: 'test:2' });
       expect(await h.repositories.settings.get<AdminChannel>(ADMIN_CHANNEL_SETTING)).toMatchObject({ channelId: TEAM_ID });
+      // The card still reaches the admins; no word of a lost channel while another one works.
+      expect((await toUser('u-ivan')).map(titleOf).sort()).toEqual(['Admin notices channel no longer works', 'Something failed', 'Something failed']);
     });
   });
 
