@@ -105,6 +105,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: config.adminUserIds, groupId: config.adminGroupId }, botAppId: config.bot.appId,
       reminderFraction: config.approvalReminderPercent / 100,
       exports: { publicBaseUrl: config.exports.publicBaseUrl, linkMinutes: config.exports.linkMinutes, signingKey: config.exports.signingKey?.reveal() },
+      adminNotices: config.adminNotices,
       delivery: { ...config.delivery, pacing: overrides.directoryPacing },
       lifecycle: config.lifecycle,
     });
@@ -112,9 +113,13 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
 
     const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 5 * 60_000, maxPerTick: 500 });
     registerTaskHandlers(taskRunner, graph);
-    new ProactiveNotifier({ adapter, cards: graph.cards, repositories, config, clock, logger, pacing: overrides.notifierPacing }).register(taskRunner);
-    // One loop: the outbox first (so a removal queued by expiry starts next tick), then lifecycle.
-    const scheduler = new Scheduler([taskRunner, graph.lifecycle, graph.exports.purgeJob()], config.schedulerIntervalMs, logger);
+    new ProactiveNotifier({ adapter, cards: graph.cards, repositories, config, clock, logger, pacing: overrides.notifierPacing,
+      // A notice the admin channel can't take goes to each admin 1:1 instead.
+      channelFallback: (event) => graph.adminNotices.channelUnreachable(event),
+    }).register(taskRunner);
+    // One loop. The digest job first: a digest it queues as due runs in the same tick. Then the
+    // outbox, then lifecycle (a removal queued by expiry starts next tick), then export clean-up.
+    const scheduler = new Scheduler([graph.digest.job(), taskRunner, graph.lifecycle, graph.exports.purgeJob()], config.schedulerIntervalMs, logger);
     // Work queued by a turn (approval cards, delivery) starts right after it, not at the next tick.
     adapter.use(async (_context, next) => {
       await next();

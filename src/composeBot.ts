@@ -4,6 +4,7 @@ import { AccessPackagesBot } from './bot/accessPackagesBot';
 import { CardRenderer } from './bot/cards';
 import { AdminActions, OperationsCommands } from './bot/adminActions';
 import { AdminQueryCommands } from './bot/adminQueryCommands';
+import { AdminNoticeCommands } from './bot/adminNoticeCommands';
 import { ApprovalActions } from './bot/approvalActions';
 import { SelfServiceActions } from './bot/selfServiceActions';
 import type { Clock } from './clock';
@@ -13,12 +14,14 @@ import { burstFor, RateLimiter } from './rateLimiter';
 import type { TaskRunner } from './scheduler/taskRunner';
 import { AccessService } from './services/access';
 import { AdminQueries } from './services/adminQueries';
+import { AdminNotices } from './services/adminNotices';
 import { AdminGate, AdminPolicy, type AdminSettings } from './services/admins';
 import { ApprovalService } from './services/approvals';
 import { DeliveryService } from './services/delivery';
 import { ExportService, type ExportSettings } from './services/exports';
 import { LifecycleService } from './services/lifecycle';
 import { CatalogBrowser } from './services/catalogBrowser';
+import { DigestService } from './services/digest';
 import type { ServiceDependencies } from './services/deps';
 import { RequestService } from './services/requests';
 import { TaskNotifications } from './services/taskNotifications';
@@ -35,6 +38,8 @@ export interface BotGraph {
   exports: ExportService;
   /** The scheduled job that warns before expiry and expires assignments. */
   lifecycle: LifecycleService;
+  adminNotices: AdminNotices;
+  digest: DigestService;
 }
 
 export interface BotInput {
@@ -49,6 +54,8 @@ export interface BotInput {
   exports?: Partial<ExportSettings>;
   /** Fraction of a stage's decision time after which approvers are reminded (default 0.5). */
   reminderFraction?: number;
+  /** The daily admin digest: time of day (UTC, HH:MM; default 08:00) and days of expiries listed (default 7). */
+  adminNotices?: { digestTimeUtc: string; digestDays: number };
   delivery: {
     /** Directory writes per second (Graph allows about 3,000 per 150 s per app and tenant). */
     writesPerSecond: number;
@@ -65,6 +72,18 @@ export function buildBot(input: BotInput): BotGraph {
   const cards = new CardRenderer();
   const services: ServiceDependencies = { repositories, directory, clock, workflow: new TaskWorkflow(repositories.tasks) };
   const admins = new AdminPolicy(input.admins, directory);
+  const adminNotices = new AdminNotices({
+    settings: repositories.settings,
+    admins,
+    adminUserIds: input.admins.userIds,
+    notifications: new TaskNotifications(repositories.tasks),
+    audit: repositories.audit,
+    directory,
+    clock,
+    logger,
+  });
+  const digestSchedule = input.adminNotices ?? { digestTimeUtc: '08:00', digestDays: 7 };
+  const digest = new DigestService({ repositories, directory, clock, adminNotices, logger, settings: { timeUtc: digestSchedule.digestTimeUtc, days: digestSchedule.digestDays } });
   const approvals = new ApprovalService({
     ...services,
     notifications: new TaskNotifications(repositories.tasks),
@@ -81,6 +100,7 @@ export function buildBot(input: BotInput): BotGraph {
     ...services,
     notifications: new TaskNotifications(repositories.tasks),
     admins,
+    adminNotices,
     logger,
     pace: async () => {
       const wait = writes.reserve('directory');
@@ -110,15 +130,19 @@ export function buildBot(input: BotInput): BotGraph {
     conversationReferences: repositories.conversationReferences,
     selfService,
     approvals: approvalActions,
-    admin: new AdminActions(new AdminGate(admins, repositories.audit), cards, [new OperationsCommands(approvalActions, delivery, cards), new AdminQueryCommands(queries, exports, cards, exportSettings.linkMinutes)]),
+    admin: new AdminActions(new AdminGate(admins, repositories.audit), cards, [
+      new OperationsCommands(approvalActions, delivery, cards),
+      new AdminQueryCommands(queries, exports, cards, exportSettings.linkMinutes),
+      new AdminNoticeCommands(adminNotices, digest, directory, cards, digestSchedule),
+    ]),
     clock,
     logger,
   });
-  return { bot, services, approvals, delivery, cards, exports, lifecycle };
+  return { bot, services, approvals, delivery, cards, exports, lifecycle, adminNotices, digest };
 }
 
 /** Registers the services' durable work on the task runner. */
 export function registerTaskHandlers(runner: TaskRunner, graph: BotGraph): void {
-  const handlers = { ...graph.approvals.taskHandlers(), ...graph.delivery.taskHandlers() };
+  const handlers = { ...graph.approvals.taskHandlers(), ...graph.delivery.taskHandlers(), ...graph.digest.taskHandlers() };
   for (const [type, handler] of Object.entries(handlers)) runner.register(type, (task) => handler(task.payload, task.attempts));
 }

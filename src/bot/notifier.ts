@@ -14,7 +14,7 @@ import type { Config } from '../config';
 import type { ConversationRef, Task } from '../domain/model';
 import type { Logger } from '../logger';
 import type { TaskOutcome, TaskRunner } from '../scheduler/taskRunner';
-import { NOTIFY_TASKS, type OutgoingCard } from '../services/notifications';
+import { type ChannelAddress, NOTIFY_TASKS, type OutgoingCard } from '../services/notifications';
 import type { ConversationReferenceRepository } from '../store/repositories/conversationReferences';
 import type { SentCardRepository } from '../store/repositories/sentCards';
 import type { TaskRepository } from '../store/repositories/tasks';
@@ -54,12 +54,34 @@ export interface ProactiveNotifierDeps {
   pacing?: { now: () => number; sleep: (ms: number) => Promise<void> };
   /** Jitter source in [0, 1). */
   random?: () => number;
+  /**
+   * Called when a channel post can't be made (the bot was removed from the team, or Teams kept
+   * failing): whoever queued it re-routes the card so it isn't lost. Without it the task fails.
+   */
+  channelFallback?: (event: ChannelUnreachable) => Promise<void>;
+}
+
+/** A channel post that could not be made. */
+export interface ChannelUnreachable {
+  channel: ChannelAddress;
+  card: OutgoingCard;
+  /** The key the post was queued with (fallback keys derive from it), else the task id. */
+  key: string;
+  /** 403 or 404: the bot can't post there any more, retrying won't help. */
+  gone: boolean;
+  reason: string;
 }
 
 interface SendPayload {
   userId: string;
   card: OutgoingCard;
   trackAs?: string;
+}
+
+interface ChannelPayload {
+  channel: ChannelAddress;
+  card: OutgoingCard;
+  key?: string;
 }
 
 interface UpdatePayload {
@@ -108,6 +130,7 @@ export class ProactiveNotifier {
   }
 
   async send(task: Task): Promise<TaskOutcome> {
+    if (task.payload.channel !== undefined) return this.postToChannel(task);
     const payload = decodeSend(task.payload);
     if (typeof payload === 'string') return this.fail(task, payload);
     const { sentCards, conversationReferences } = this.deps.repositories;
@@ -147,6 +170,36 @@ export class ProactiveNotifier {
       return { status: 'done' };
     }
     return this.outcomeFor(task, delivery.failure, `sending ${payload.card.template} to user ${payload.userId}`);
+  }
+
+  /**
+   * A new post in a Teams channel (continueConversation on the channel's reference; never a
+   * new chat). When the post can't be made the card goes to `channelFallback` instead.
+   */
+  async postToChannel(task: Task): Promise<TaskOutcome> {
+    const payload = decodeChannel(task.payload);
+    if (typeof payload === 'string') return this.fail(task, payload);
+    const attachment = this.render(payload.card);
+    if (typeof attachment === 'string') return this.fail(task, attachment);
+    const { channel } = payload;
+    const delivery = await this.sendOn(channel.reference as Partial<ConversationReference>, attachment);
+    if (delivery.ok) {
+      this.log.debug({ taskId: task.id, channel: channel.label, template: payload.card.template }, 'card posted to channel');
+      return { status: 'done' };
+    }
+    const { failure } = delivery;
+    const what = `posting ${payload.card.template} to channel ${channel.label}`;
+    // 403/404: removed from the team, the channel deleted, or posting blocked.
+    const gone = failure.status === 403 || failure.status === 404;
+    if (!gone) {
+      const outcome = this.outcomeFor(task, failure, what);
+      if (outcome.status !== 'failed') return outcome;
+    }
+    if (!this.deps.channelFallback) return this.fail(task, `${what}: ${summarize(failure)}`);
+    const reason = summarize(failure);
+    this.log.warn({ taskId: task.id, channel: channel.label, gone, failure: reason }, 'channel post failed; the card goes to the fallback');
+    await this.deps.channelFallback({ channel, card: payload.card, key: payload.key ?? `task:${task.id}`, gone, reason });
+    return { status: 'failed', error: `${what}: ${reason}; sent to the fallback instead` };
   }
 
   async update(task: Task): Promise<TaskOutcome> {
@@ -398,6 +451,18 @@ function decodeSend(payload: Record<string, unknown>): SendPayload | string {
   if (!card) return 'malformed notify.send task: card must be {template, data}';
   if (payload.trackAs !== undefined && (typeof payload.trackAs !== 'string' || payload.trackAs === '')) return 'malformed notify.send task: trackAs must be a string';
   return { userId: payload.userId, card, ...(payload.trackAs ? { trackAs: payload.trackAs } : {}) };
+}
+
+function decodeChannel(payload: Record<string, unknown>): ChannelPayload | string {
+  const card = decodeCard(payload.card);
+  const channel = payload.channel;
+  if (!isRecord(channel) || !isRecord(channel.reference) || !isRecord(channel.reference.conversation) || typeof channel.reference.conversation.id !== 'string') {
+    return 'malformed notify.send task: channel must carry a conversation reference';
+  }
+  if (!card) return 'malformed notify.send task: card must be {template, data}';
+  const label = typeof channel.label === 'string' && channel.label ? channel.label : channel.reference.conversation.id;
+  const address: ChannelAddress = { reference: channel.reference, label, ...(typeof channel.tag === 'string' ? { tag: channel.tag } : {}) };
+  return { channel: address, card, ...(typeof payload.key === 'string' && payload.key ? { key: payload.key } : {}) };
 }
 
 function decodeUpdate(payload: Record<string, unknown>): UpdatePayload | string {

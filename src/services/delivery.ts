@@ -7,6 +7,7 @@ import type { Logger } from '../logger';
 import type { TaskOutcome } from '../scheduler/taskRunner';
 import { DuplicateKeyError } from '../store/port';
 import { grantKey } from '../store/repositories/grants';
+import type { AdminNotices, DirectoryOperation } from './adminNotices';
 import type { AdminPolicy } from './admins';
 import type { ServiceDependencies } from './deps';
 import { grantedRoles } from './describe';
@@ -23,6 +24,8 @@ export const DELIVERY_TASKS = {
 export interface DeliveryDependencies extends ServiceDependencies {
   notifications: Notifications;
   admins: AdminPolicy;
+  /** Where admin notices go (the bound channel, or each admin 1:1). */
+  adminNotices: AdminNotices;
   logger: Logger;
   /** Waits until a directory write may go (pacing within Graph's write quota). */
   pace: () => Promise<void>;
@@ -155,7 +158,7 @@ export class DeliveryService {
       const outcome = await this.onDirectoryError(error, attempts, async (message) => {
         await this.recordRole(assignmentId, index, 'pending', { state: 'failed', error: message });
         await repositories.audit.append({ actorId: 'system', action: 'delivery.failed', packageId: assignment.packageId, userId: assignment.userId, assignmentId, details: { resource: role.resource, role: role.role, error: message } });
-      });
+      }, operationOf(target, 'add'));
       if (outcome.status === 'retry') return outcome;
     }
     await this.settleDelivery(assignmentId);
@@ -221,7 +224,7 @@ export class DeliveryService {
       const outcome = await this.onDirectoryError(error, attempts, async (message) => {
         await this.recordRole(assignmentId, index, 'removing', { state: 'failed', error: message });
         await repositories.audit.append({ actorId: 'system', action: 'removal.failed', packageId: assignment.packageId, userId: assignment.userId, assignmentId, details: { resource: role.resource, role: role.role, error: message } });
-      });
+      }, operationOf(target, 'remove'));
       if (outcome.status === 'retry') return outcome;
     }
     await this.settleRemoval(assignmentId);
@@ -307,9 +310,7 @@ export class DeliveryService {
       'error',
       [{ title: 'Reprocess', verb: 'reprocess', id: assignment.id }],
     );
-    for (const adminId of await this.deps.admins.admins()) {
-      await this.deps.notifications.send(adminId, card, { key: `failed:${assignment.id}:${round}:${adminId}` });
-    }
+    await this.deps.adminNotices.send(card, `failed:${assignment.id}:${round}`);
   }
 
   private async settleRemoval(assignmentId: string): Promise<void> {
@@ -359,7 +360,7 @@ export class DeliveryService {
   }
 
   /** Retryable errors wait (at least as long as the directory asked); others fail the role now. */
-  private async onDirectoryError(error: unknown, attempts: number, fail: (message: string) => Promise<void>): Promise<TaskOutcome> {
+  private async onDirectoryError(error: unknown, attempts: number, fail: (message: string) => Promise<void>, operation?: DirectoryOperation): Promise<TaskOutcome> {
     const now = this.deps.clock.now();
     if (error instanceof DirectoryError && error.retryable && attempts < this.deps.maxAttempts) {
       const delay = retryDelayMs(attempts, error.retryAfterMs, { ...BACKOFF, random: (this.deps.random ?? Math.random)() });
@@ -367,7 +368,11 @@ export class DeliveryService {
     }
     if (!(error instanceof DirectoryError)) throw error; // a bug, not the directory: the runner retries and logs it
     const message = error.kind === 'forbidden' ? `configuration error: ${error.message}` : error.message;
-    if (error.kind === 'forbidden') this.deps.logger.error({ err: error }, 'the bot lacks a directory permission; see the README permission table');
+    if (error.kind === 'forbidden') {
+      this.deps.logger.error({ err: error }, 'the bot lacks a directory permission; see the README permission table');
+      // Once per operation and day for all roles failing alike; never throws (the role is failed below either way).
+      if (operation) await this.deps.adminNotices.configurationError(operation, error.message);
+    }
     await fail(message);
     return { status: 'done' };
   }
@@ -415,4 +420,10 @@ function targetOf(resource: Resource, role: string): RoleTarget | null {
   if ((resource.type === 'group' || resource.type === 'sharePointSite') && (role === 'member' || role === 'owner')) return { kind: 'group', groupId: resource.originId, role };
   if (resource.type === 'application') return { kind: 'appRole', servicePrincipalId: resource.originId, appRoleId: role };
   return null;
+}
+
+/** The directory operation behind a role write, for configuration error notices. */
+function operationOf(target: RoleTarget, direction: 'add' | 'remove'): DirectoryOperation {
+  const what = target.kind === 'appRole' ? 'AppRole' : target.role === 'owner' ? 'GroupOwner' : 'GroupMember';
+  return `${direction}${what}`;
 }

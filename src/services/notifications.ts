@@ -15,9 +15,21 @@ export interface SendOptions {
   trackAs?: string;
 }
 
+/** A Teams channel to post into: each card is a new post, not a reply. */
+export interface ChannelAddress {
+  /** Conversation reference whose conversation.id is the channel id (no ;messageid=). */
+  reference: Record<string, unknown>;
+  /** For logs and messages, e.g. "General (IT admins)". */
+  label: string;
+  /** Names what the channel stands for (e.g. which binding); handed back if it can't be reached. */
+  tag?: string;
+}
+
 export interface Notifications {
   /** Queues a card to the user's personal chat with the bot (created if there is none yet). */
   send(userId: string, card: OutgoingCard, options?: SendOptions): Promise<void>;
+  /** Queues a new post in a Teams channel; `key` makes it idempotent as for `send`. */
+  sendToChannel(channel: ChannelAddress, card: OutgoingCard, options?: { key?: string }): Promise<void>;
   /** Queues an in-place update of a card sent with `trackAs`; nothing happens if none was. */
   update(trackAs: string, card: OutgoingCard): Promise<void>;
 }

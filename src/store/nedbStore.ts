@@ -221,7 +221,11 @@ class EmbeddedCollection<T extends StoredDocument> implements Collection<T> {
     assertIndexSpec(spec);
     // NeDB keys a compound index by its sorted field list; uniqueness doesn't depend on order.
     const fieldName = spec.fields.length === 1 ? spec.fields[0] : spec.fields;
-    await this.write((db) => db.ensureIndexAsync({ fieldName, unique: spec.unique ?? false, sparse: spec.sparse ?? false }));
+    // NeDB 4's sparse indexes skip Date values (it takes a Date for an all-undefined compound
+    // key), so range queries through them find nothing. Sparseness only matters for uniqueness:
+    // a non-unique index is built non-sparse (documents without the field never match a range).
+    const sparse = (spec.unique ?? false) && (spec.sparse ?? false);
+    await this.write((db) => db.ensureIndexAsync({ fieldName, unique: spec.unique ?? false, sparse }));
   }
 
   /** Waits for queued writes, then (file-backed) rewrites the data file compactly. */

@@ -611,6 +611,18 @@ export function describeStoreContract(
         expect(await ids(c, { 'profile.city': 'Oslo', name: 'alpha' })).toEqual(['a']);
         expect(await ids(c, { n: { $in: [1, 4] } })).toEqual(['a', 'd']);
       });
+
+      it('a sparse index on Dates changes no results either (NeDB 4 would skip Date keys)', async () => {
+        const c = fresh();
+        await c.ensureIndex({ fields: ['expiresAt'], sparse: true });
+        const day = (d: number) => new Date(Date.UTC(2026, 10, d));
+        await c.insert({ _id: 'a', expiresAt: day(1) });
+        await c.insert({ _id: 'b', expiresAt: day(5) });
+        await c.insert({ _id: 'none' });
+        expect(await ids(c, { expiresAt: { $gte: day(2), $lt: day(9) } })).toEqual(['b']);
+        expect(await ids(c, { expiresAt: { $lte: day(5) } })).toEqual(['a', 'b']);
+        expect(await ids(c, { expiresAt: day(1) })).toEqual(['a']);
+      });
     });
 
     describe('refused queries', () => {

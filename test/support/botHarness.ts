@@ -5,7 +5,9 @@ import { applyCatalog } from '../../src/catalog/applyCatalog';
 import { formatCatalogError, loadCatalogFile } from '../../src/catalog/catalogFile';
 import { buildBot, registerTaskHandlers } from '../../src/composeBot';
 import { TaskRunner } from '../../src/scheduler/taskRunner';
+import type { AdminNotices } from '../../src/services/adminNotices';
 import type { ApprovalService } from '../../src/services/approvals';
+import type { DigestService } from '../../src/services/digest';
 import type { DeliveryService } from '../../src/services/delivery';
 import type { LifecycleService } from '../../src/services/lifecycle';
 import { LocalDirectory } from '../../src/directory/localDirectory';
@@ -34,6 +36,9 @@ export interface BotHarness {
   delivery: DeliveryService;
   /** The lifecycle job (expiry warnings, expiry), run by hand as the scheduler would. */
   lifecycle: LifecycleService;
+  adminNotices: AdminNotices;
+  /** The daily digest; `digest.ensureScheduled()` is the scheduler job the app runs each tick. */
+  digest: DigestService;
   /** The invoke response of the last invoke activity processed. */
   lastInvokeResponse(): InvokeResponse | undefined;
   close(): Promise<void>;
@@ -97,6 +102,8 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
     approvals: graph.approvals,
     delivery: graph.delivery,
     lifecycle: graph.lifecycle,
+    adminNotices: graph.adminNotices,
+    digest: graph.digest,
     lastInvokeResponse: () => invokeResponse,
     close: () => store.close(),
   };

@@ -23,7 +23,8 @@ import { expiryWarningCard } from '../../src/services/lifecycle';
 import { cardText as cardTextOf } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
 import { ADMIN_QUERY_SAMPLES } from '../support/adminQuerySamples';
-import { makeCatalog, makeChoiceQuestion, makePackage, makePolicy, makeQuestion, makeStage, NOW } from '../support/domainFixtures';
+import { digestCardData, type DigestNames, expiringByPackage, timingOutSoon } from '../../src/domain/digest';
+import { makeAssignment, makeCatalog, makeChoiceQuestion, makePackage, makePolicy, makeQuestion, makeStage, NOW } from '../support/domainFixtures';
 
 const approvalContext: ApprovalContext = {
   request: {
@@ -88,6 +89,21 @@ const access = (overrides: Partial<AccessSummary>): AccessSummary => ({
   ...overrides,
 });
 
+const digestNames: DigestNames = { user: (id) => `User ${id}`, package: (id) => `Package ${id}`, failedRoles: (a) => a.roles.map((r) => `${r.resource} (${r.role})`) };
+const digestFull = {
+  now: NOW,
+  days: 7,
+  note: 'Catch-up: the bot was not running at 08:00 UTC on 20 Nov 2026 to 22 Nov 2026.',
+  expiring: expiringByPackage(Array.from({ length: 40 }, (_, i) => makeAssignment({ id: `E${i}`, packageId: `p${i % 20}`, userId: `u${i}`, expiresAt: new Date(NOW.getTime() + i * 3_600_000) }))),
+  failed: Array.from({ length: 12 }, (_, i) => makeAssignment({ id: `ASG-${i}`, state: 'deliveryFailed' as const, roles: [{ resource: 'sap', role: 'User', state: 'failed' as const, error: 'E'.repeat(300) }] })),
+  timingOut: timingOutSoon(
+    [{ ...newRequest({ id: 'REQ-1', type: 'add', packageId: 'accounting', policyId: 'employees', requesterId: 'u-fred', targetUserId: 'u-fred', state: 'pendingApproval', schedule: {}, now: NOW }), stages: [{ index: 0, approverIds: ['a', 'b', 'c', 'd'], startedAt: new Date(NOW.getTime() - 13 * 86_400_000) }] }],
+    () => makePolicy(),
+    NOW,
+  ),
+  escalations: [{ id: 'e1', at: NOW, actorId: 'system', action: 'approval.escalated', packageId: 'accounting', userId: 'u-fred', requestId: 'REQ-1', details: { stage: 0, addedApproverIds: ['u-ivan'] } }],
+};
+
 // Every template with realistic data, including edge cases (long text, empty lists).
 const SAMPLES: Record<string, object[]> = {
   ...ADMIN_QUERY_SAMPLES,
@@ -96,6 +112,10 @@ const SAMPLES: Record<string, object[]> = {
   unknownCommand: [
     unknownCommandCard('hlep', CHAT_COMMANDS, false, 'help'),
     unknownCommandCard('x'.repeat(5000), CHAT_COMMANDS, false),
+  ],
+  adminDigest: [
+    digestCardData({ now: NOW, days: 7, expiring: [], failed: [], timingOut: [], escalations: [], note: '' }, digestNames),
+    digestCardData(digestFull, digestNames),
   ],
   notice: [
     noticeCard('Done', 'All good'),
@@ -215,6 +235,18 @@ describe('card templates', () => {
   it('a later approver sees who approved the earlier step', () => {
     const card = renderer.render('approvalRequest', SAMPLES.approvalRequest![6]!);
     expect(cardTextOf(card)).toContain('Step 1 approved by Nadia Okafor on 22 Nov 2026 at 09:00 UTC: "Welcome aboard"');
+  });
+
+  it('the digest card has a Reprocess button per failed delivery shown, and says when a section is empty', () => {
+    const full = renderer.render('adminDigest', SAMPLES.adminDigest![1]!);
+    const reprocess = JSON.stringify(full).match(/"verb":"reprocess","id":"ASG-\d+"/g) ?? [];
+    expect(reprocess).toHaveLength(2 * 10); // Action.Execute and its Action.Submit fallback, for the 10 shown
+    const quiet = cardTextOf(renderer.render('adminDigest', SAMPLES.adminDigest![0]!));
+    expect(quiet).toContain('All quiet');
+    expect(quiet).toContain('Nothing expires in the next 7 days.');
+    expect(quiet).toContain('No delivery has failed.');
+    expect(quiet).toContain('No request is denied automatically in the next 2 days.');
+    expect(quiet).toContain('No approval was escalated.');
   });
 
   it('refuses a template name that could escape cards/', () => {

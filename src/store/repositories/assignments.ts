@@ -74,6 +74,21 @@ export class AssignmentRepository {
     );
   }
 
+  /** Active assignments expiring in [from, to), soonest first (the expiresAt index bounds the scan). */
+  async listExpiringBetween(from: Date, to: Date, limit = 5000): Promise<Assignment[]> {
+    return fromDocs(
+      await this.collection.find({ expiresAt: { $gte: from, $lt: to }, state: { $in: [...ACTIVE_ASSIGNMENT_STATES] } }, { sort: { expiresAt: 1 }, limit }),
+    );
+  }
+
+  /**
+   * One package's assignments in one state, most recently changed first. Equality on both
+   * fields, so both stores answer from the (packageId, state) index.
+   */
+  async listForPackageInState(packageId: string, state: Assignment['state'], limit = 200): Promise<Assignment[]> {
+    return fromDocs(await this.collection.find({ packageId, state }, { sort: { updatedAt: -1 }, limit }));
+  }
+
   async update(id: string, precondition: Record<string, unknown>, update: Update): Promise<Assignment | null> {
     const doc = await this.collection.findOneAndUpdate({ ...precondition, _id: id }, update);
     return doc ? fromDoc(doc) : null;

@@ -52,6 +52,8 @@ export class AuditRepository {
     await this.collection.ensureIndex({ fields: ['assignmentId'], sparse: true });
     // What one person did (admin "audit user x" matches actor or subject).
     await this.collection.ensureIndex({ fields: ['actorId'] });
+    // One kind of event in a time range (the admin digest's escalations).
+    await this.collection.ensureIndex({ fields: ['action', 'at'] });
   }
 
   async append(event: NewAuditEvent): Promise<AuditEvent> {
@@ -62,6 +64,12 @@ export class AuditRepository {
   }
 
   /** Matching events, oldest first (at most `limit`, default 1000). */
+  /** Events of one action in [from, to), oldest first. */
+  async listAction(action: string, from: Date, to: Date, limit = 1000): Promise<AuditEvent[]> {
+    const docs = await this.collection.find({ action, at: { $gte: from, $lt: to } }, { sort: { at: 1, _id: 1 }, limit });
+    return docs.map((d) => fromDoc<AuditEvent>(d));
+  }
+
   async query(query: AuditQuery = {}): Promise<AuditEvent[]> {
     return this.find(query, 1, query.limit ?? 1000);
   }

@@ -39,6 +39,15 @@ export class SettingsRepository {
   }
 
   /**
+   * Clears the value only while its fields still equal `expected` (e.g. the same binding):
+   * a value someone stored meanwhile is kept. True when it was cleared.
+   */
+  async clearIf(name: string, expected: Record<string, string>): Promise<boolean> {
+    const filter = Object.fromEntries(Object.entries(expected).map(([field, value]) => [`value.${field}`, value]));
+    return (await this.collection.delete({ ...filter, _id: name })) > 0;
+  }
+
+  /**
    * The stored value, or `create()`'s stored first when there is none. Two instances racing
    * both end up with the value that was stored first.
    */
