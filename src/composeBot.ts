@@ -3,6 +3,7 @@
 import { AccessPackagesBot } from './bot/accessPackagesBot';
 import { CardRenderer } from './bot/cards';
 import { AdminActions, OperationsCommands } from './bot/adminActions';
+import { AdminChangeCommands } from './bot/adminChangeCommands';
 import { ApprovalActions } from './bot/approvalActions';
 import { SelfServiceActions } from './bot/selfServiceActions';
 import type { Clock } from './clock';
@@ -11,6 +12,9 @@ import type { Logger } from './logger';
 import { burstFor, RateLimiter } from './rateLimiter';
 import type { TaskRunner } from './scheduler/taskRunner';
 import { AccessService } from './services/access';
+import { AdminAssignments } from './services/adminAssignments';
+import { AdminCatalog } from './services/adminCatalog';
+import { AdminChanges } from './services/adminChanges';
 import { AdminGate, AdminPolicy, type AdminSettings } from './services/admins';
 import { ApprovalService } from './services/approvals';
 import { DeliveryService } from './services/delivery';
@@ -37,6 +41,8 @@ export interface BotInput {
   admins: AdminSettings;
   /** The bot's app id (empty when auth is disabled), for share links. */
   botAppId?: string;
+  /** The catalog file the bot runs with (CATALOG_FILE), for the admin command apply catalog. */
+  catalogFile?: string;
   /** Fraction of a stage's decision time after which approvers are reminded (default 0.5). */
   reminderFraction?: number;
   delivery: {
@@ -87,7 +93,7 @@ export function buildBot(input: BotInput): BotGraph {
     conversationReferences: repositories.conversationReferences,
     selfService,
     approvals: approvalActions,
-    admin: new AdminActions(new AdminGate(admins, repositories.audit), cards, [new OperationsCommands(approvalActions, delivery, cards)]),
+    admin: new AdminActions(new AdminGate(admins, repositories.audit), cards, [new OperationsCommands(approvalActions, delivery, cards), adminChangeCommands(input, services, admins, cards)]),
     clock,
     logger,
   });
@@ -98,4 +104,19 @@ export function buildBot(input: BotInput): BotGraph {
 export function registerTaskHandlers(runner: TaskRunner, graph: BotGraph): void {
   const handlers = { ...graph.approvals.taskHandlers(), ...graph.delivery.taskHandlers() };
   for (const [type, handler] of Object.entries(handlers)) runner.register(type, (task) => handler(task.payload, task.attempts));
+}
+
+/** assign, remove, cancel, enable, disable, apply. */
+function adminChangeCommands(input: BotInput, services: ServiceDependencies, admins: AdminPolicy, cards: CardRenderer): AdminChangeCommands {
+  const gate = new AdminGate(admins, input.repositories.audit);
+  const notifications = new TaskNotifications(input.repositories.tasks);
+  return new AdminChangeCommands(
+    {
+      assignments: new AdminAssignments({ ...services, notifications, gate }),
+      changes: new AdminChanges({ ...services, notifications, gate }),
+      catalog: new AdminCatalog({ ...services, gate, catalogFile: input.catalogFile ?? '' }),
+    },
+    cards,
+    input.clock,
+  );
 }

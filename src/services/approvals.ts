@@ -13,6 +13,8 @@ import {
   requesterNoApprover,
   requesterStageApproved,
   requesterTimedOut,
+  onBehalf,
+  targetOutcome,
   trackKey,
 } from './approvalMessages';
 import type { AdminPolicy } from './admins';
@@ -73,7 +75,9 @@ export class ApprovalService {
     const now = this.deps.clock.now();
     const primary = await this.resolve(definition.approvers, request.targetUserId);
     const fallback = await this.resolve(definition.fallbackApprovers, request.targetUserId);
-    const { approverIds, usedFallback } = selectApprovers(primary, fallback, request.requesterId);
+    // Nobody approves access for themselves, also when an admin asked for them.
+    const notTarget = (id: string) => id !== request.targetUserId;
+    const { approverIds, usedFallback } = selectApprovers(primary.filter(notTarget), fallback.filter(notTarget), request.requesterId);
     const stage: RequestStage = { index: stageIndex, approverIds, usedFallback, startedAt: now };
 
     if (approverIds.length === 0) return this.noApprover(context, stageIndex, now);
@@ -178,6 +182,7 @@ export class ApprovalService {
     const decision = request.stages[stageIndex]?.decision;
     if (request.state === 'denied' && decision) {
       await notifications.send(request.requesterId, requesterDenied(context, decision, approverName), { key: `denied:${request.id}` });
+      await this.tellTarget(context, targetOutcome(context, { kind: 'denied', approverName, decision }), `denied:${request.id}`);
     } else if (request.state === 'pendingApproval') {
       await notifications.send(request.requesterId, requesterStageApproved(context, approverName, stageIndex + 1), { key: `stage:${request.id}:${stageIndex}` });
       await this.deps.repositories.tasks.enqueue({
@@ -190,6 +195,7 @@ export class ApprovalService {
     } else {
       await workflow.approved(request);
       await notifications.send(request.requesterId, requesterApproved(context, approverName, request.state === 'scheduled'), { key: `approved:${request.id}` });
+      await this.tellTarget(context, targetOutcome(context, { kind: 'approved', approverName, scheduled: request.state === 'scheduled' }), `approved:${request.id}`);
     }
   }
 
@@ -225,6 +231,7 @@ export class ApprovalService {
     const stage = timedOut.stages[stageIndex];
     await this.updateCards(after, stageIndex, { kind: 'timedOut' }, now);
     await this.deps.notifications.send(timedOut.requesterId, requesterTimedOut(after), { key: `timedOut:${requestId}` });
+    await this.tellTarget(after, targetOutcome(after, { kind: 'timedOut' }), `timedOut:${requestId}`);
     await this.deps.repositories.audit.append({ actorId: 'system', action: 'approval.timedOut', packageId: timedOut.packageId, userId: timedOut.targetUserId, requestId, details: { stage: stageIndex, approverIds: stage ? stageDeciders(stage) : [] } });
     return DONE;
   }
@@ -277,8 +284,15 @@ export class ApprovalService {
     const index = context.request.currentStage ?? 0;
     const stage = context.request.stages[index];
     const definition = context.policy.approval.stages[index];
-    if (stage && definition) await this.updateCards(context, index, { kind: 'canceled' }, stageDeadline(definition, stage.startedAt ?? this.deps.clock.now()));
+    // Canceled by someone other than the requester: an administrator (src/services/adminChanges.ts).
+    const byAdministrator = context.request.history[context.request.history.length - 1]?.actorId !== context.request.requesterId;
+    if (stage && definition) await this.updateCards(context, index, { kind: 'canceled', byAdministrator }, stageDeadline(definition, stage.startedAt ?? this.deps.clock.now()));
     return DONE;
+  }
+
+  /** The user an admin asked for hears the outcome too (the admin, as requester, already did). */
+  private async tellTarget(context: ApprovalContext, card: OutgoingCard, key: string): Promise<void> {
+    if (onBehalf(context)) await this.deps.notifications.send(context.request.targetUserId, card, { key: `${key}:target` });
   }
 
   /** Requests waiting for approval, with who holds them. Admins only; a refusal is audited. */
@@ -309,6 +323,7 @@ export class ApprovalService {
     );
     if (!denied) return DONE;
     await this.deps.notifications.send(request.requesterId, requesterNoApprover(context, stageIndex), { key: `noApprover:${request.id}` });
+    await this.tellTarget(context, targetOutcome(context, { kind: 'noApprover' }), `noApprover:${request.id}`);
     await this.deps.repositories.audit.append({ actorId: 'system', action: 'approval.noApprover', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, details: { stage: stageIndex } });
     return DONE;
   }
@@ -386,10 +401,11 @@ export class ApprovalService {
     if (!accessPackage || !policy) return null;
     const catalog = await repositories.catalogs.get(accessPackage.catalog);
     const requester = await directory.getUser(request.requesterId);
+    const target = request.targetUserId !== request.requesterId ? await directory.getUser(request.targetUserId) : undefined;
     const deciders = [...new Set(request.stages.flatMap((st) => (st.decision ? [st.decision.approverId] : [])))];
     const deciderNames = new Map<string, string>();
     for (const id of deciders) deciderNames.set(id, await this.nameOf(id));
-    return { request, accessPackage, catalog, policy, requester, deciderNames };
+    return { request, accessPackage, catalog, policy, requester, deciderNames, ...(target !== undefined ? { target } : {}) };
   }
 
   private async nameOf(userId: string): Promise<string> {

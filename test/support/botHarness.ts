@@ -44,6 +44,8 @@ export interface HarnessOptions {
   exampleCatalog?: boolean;
   adminUserIds?: string[];
   adminGroupId?: string;
+  /** The catalog file "apply catalog" reads (default: the example catalog). */
+  catalogFile?: string;
 }
 
 export async function createBotHarness(options: HarnessOptions = {}): Promise<BotHarness> {
@@ -59,6 +61,7 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
   const directory = options.directory ?? (await LocalDirectory.open({ file: EXAMPLE_DIRECTORY }));
   let virtualMs = 0;
   const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: options.adminUserIds ?? [], groupId: options.adminGroupId },
+    catalogFile: options.catalogFile ?? EXAMPLE_CATALOG,
     delivery: { writesPerSecond: 1000, maxAttempts: 5, pacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) } },
   });
   const { bot } = graph;

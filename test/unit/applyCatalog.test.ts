@@ -118,14 +118,15 @@ describe('applyCatalog', () => {
     const second = await applyCatalog(definitionOf(FILE), repos);
     expect(second).toEqual<ApplyReport>({
       dryRun: false,
-      catalogs: { created: [], updated: [], unchanged: ['finance', 'legacy'], deleted: [], kept: [] },
-      packages: { created: [], updated: [], unchanged: ['accounting', 'old-tool'], deleted: [], kept: [] },
+      catalogs: { created: [], updated: [], unchanged: ['finance', 'legacy'], deleted: [], kept: [], overridden: [] },
+      packages: { created: [], updated: [], unchanged: ['accounting', 'old-tool'], deleted: [], kept: [], overridden: [] },
       policies: {
         created: [],
         updated: [],
         unchanged: ['accounting/employees', 'accounting/contractors', 'old-tool/everyone'],
         deleted: [],
         kept: [],
+        overridden: [],
       },
     });
     expect(formatApplyReport(second)).toBe('catalogs: 2 unchanged\npackages: 2 unchanged\npolicies: 3 unchanged');

@@ -113,6 +113,7 @@ describe('parseCatalogFile: valid files', () => {
         displayName: 'Accounting',
         description: '',
         hidden: false,
+        enabled: true,
         resourceRoles: [
           { resource: 'finance-team', role: 'member' },
           { resource: 'accounting-app', role: 'role-accounting-user' },
