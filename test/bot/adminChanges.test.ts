@@ -345,6 +345,9 @@ describe('admin changes (TestAdapter, example catalog)', () => {
       expect((await audit('admin.remove')).map((e) => [e.actorId, e.assignmentId, e.details])).toEqual([['u-ivan', assignment.id, { reason: 'left the team' }]]);
       const told = (await noticesTo('u-fred')).find((n) => n.title === 'Removed by an administrator: Accounting')!;
       expect(told.message).toContain('Ivan Petrov, an access package administrator, is removing your access to "Accounting". Their reason: "left the team".');
+      const mine = await say(fred, 'my access');
+      expect(mine.text).toContain('Removal in progress.');
+      expect(mine.json).not.toContain('"verb":"confirmRemove"'); // no second removal offered
 
       await drain();
       expect((await h.repositories.assignments.get(assignment.id))!.state).toBe('removed');

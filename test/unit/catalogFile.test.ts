@@ -276,6 +276,13 @@ describe('parseCatalogFile: located errors', () => {
     expect(errorAt(errors, 'accessPackages[0].hidden')).toMatchObject({ line: lineOf(text, 'hidden: yes'), message: "expected true or false, got 'yes'" });
   });
 
+  it('reads a package-level enabled switch (default true)', () => {
+    expect(valid(base.replace('    displayName: Accounting\n    resourceRoles', '    displayName: Accounting\n    enabled: false\n    resourceRoles')).packages[0]?.enabled).toBe(false);
+    expect(valid(base).packages[0]?.enabled).toBe(true);
+    const text = base.replace('    displayName: Accounting\n    resourceRoles', '    displayName: Accounting\n    enabled: off\n    resourceRoles');
+    expect(errorAt(errorsOf(text), 'accessPackages[0].enabled')).toMatchObject({ line: lineOf(text, 'enabled: off'), message: "expected true or false, got 'off'" });
+  });
+
   it('suggests quoting a number where text is expected', () => {
     const text = base.replace('originId: grp-finance', 'originId: 12345');
     expect(errorAt(errorsOf(text), 'catalogs[0].resources[0].originId').message).toBe('expected a text, got the number 12345 (put it in quotes)');
