@@ -107,6 +107,7 @@ export class AdminCatalog {
   async apply(adminId: string): Promise<Outcome<ApplyResult>> {
     const refusal = await this.deps.gate.refusal(adminId, 'apply');
     if (refusal) return refuse('notAllowed', refusal);
+    if (!this.deps.catalogFile) return refuse('unavailable', 'This bot was started without a catalog file (CATALOG_FILE), so there is nothing to apply.');
     // The server's directory layout is nobody's business in a chat: the file's name says enough.
     const file = path.basename(this.deps.catalogFile);
     const loaded = await loadCatalogFile(this.deps.catalogFile);

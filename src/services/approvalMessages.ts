@@ -30,6 +30,11 @@ export function onBehalf(context: ApprovalContext): boolean {
   return context.request.requesterId !== context.request.targetUserId;
 }
 
+/** A canceled request whose cancel came from someone else than the requester: an administrator (src/services/adminChanges.ts). */
+export function canceledByAdministrator(request: AccessRequest): boolean {
+  return request.state === 'canceled' && request.history[request.history.length - 1]?.actorId !== request.requesterId;
+}
+
 function targetName(context: ApprovalContext): string {
   return context.target?.displayName ?? context.request.targetUserId;
 }

@@ -7,6 +7,7 @@ import {
   type ApprovalOutcome,
   approvalCard,
   approverReminder,
+  canceledByAdministrator,
   requesterApproved,
   requesterDenied,
   requesterExtended,
@@ -138,7 +139,8 @@ export class ApprovalService {
         if (kind === 'justificationRequired' || kind === 'justificationTooLong') return { ...refusal, card: approvalCard(context, stageIndex, deadline, { kind: 'pending' }, message) };
         if (kind === 'decided') return { ...refusal, card: approvalCard(context, stageIndex, deadline, { kind: 'decided', decision: result.refusal.decision, approverName: await this.nameOf(result.refusal.decision.approverId) }, message) };
         if (kind === 'notPending' && (result.refusal.state === 'timedOut' || result.refusal.state === 'canceled')) {
-          return { ...refusal, card: approvalCard(context, stageIndex, deadline, { kind: result.refusal.state }, message) };
+          const ended = result.refusal.state === 'canceled' ? { kind: 'canceled' as const, byAdministrator: canceledByAdministrator(request) } : { kind: 'timedOut' as const };
+          return { ...refusal, card: approvalCard(context, stageIndex, deadline, ended, message) };
         }
         return refusal;
       }
@@ -284,8 +286,7 @@ export class ApprovalService {
     const index = context.request.currentStage ?? 0;
     const stage = context.request.stages[index];
     const definition = context.policy.approval.stages[index];
-    // Canceled by someone other than the requester: an administrator (src/services/adminChanges.ts).
-    const byAdministrator = context.request.history[context.request.history.length - 1]?.actorId !== context.request.requesterId;
+    const byAdministrator = canceledByAdministrator(context.request);
     if (stage && definition) await this.updateCards(context, index, { kind: 'canceled', byAdministrator }, stageDeadline(definition, stage.startedAt ?? this.deps.clock.now()));
     return DONE;
   }
@@ -421,7 +422,7 @@ export class ApprovalService {
         return `This request was already ${verb} by ${who} on ${formatInstant(refusal.decision.at)}. Your click changed nothing.`;
       }
       case 'notPending': {
-        const what: Record<string, string> = { canceled: 'canceled by the requester', timedOut: 'denied automatically because nobody decided in time', denied: 'denied' };
+        const what: Record<string, string> = { canceled: canceledByAdministrator(request) ? 'canceled by an administrator' : 'canceled by the requester', timedOut: 'denied automatically because nobody decided in time', denied: 'denied' };
         return `This request was ${what[refusal.state] ?? 'already decided'}. Your click changed nothing.`;
       }
       case 'otherStage':

@@ -182,12 +182,14 @@ describe('admin changes (TestAdapter, example catalog)', () => {
 
       const tasks = await h.store.collection<{ _id: string; type: string; payload: { userId: string; card: { template: string; data: Record<string, unknown> } } }>('tasks').find({ type: NOTIFY_TASKS.send });
       const card = tasks.find((t) => t.payload.userId === 'u-nadia' && t.payload.card.template === 'approvalRequest')!.payload.card;
+      h.clock.advance(60_000); // notices are read back in the order queued
       const rendered = await press(nadia, 'decide', { requestId: request.id, stage: 0, decision: 'approve' });
       expect(rendered.text).toContain('Approved by Nadia Okafor');
       expect(card.data.requesterName).toBe('Ivan Petrov asks for Fred Jansen');
       expect(card.data.requesterDetails).toBe('Accountant · Finance'); // Fred's, not Ivan's
       expect(card.data.justification).toBe('Joins accounting');
 
+      h.clock.advance(60_000);
       await drain();
       const ivanHeard = (await noticesTo('u-ivan')).map((n) => n.message).join('\n');
       expect(ivanHeard).toContain(`Nadia Okafor approved your request ${request.id} for Fred Jansen. Their access is being set up`);
@@ -406,7 +408,9 @@ describe('admin changes (TestAdapter, example catalog)', () => {
       expect(updates.length).toBeGreaterThan(0);
       for (const update of updates) expect(update.payload.card.data.outcome).toBe('Canceled by an administrator.');
       // A late click on the old card changes nothing.
-      expect((await press(nadia, 'decide', { requestId: request.id, stage: 0, decision: 'approve' })).text).toContain('Your click changed nothing.');
+      const late = await press(nadia, 'decide', { requestId: request.id, stage: 0, decision: 'approve' });
+      expect(late.text).toContain('This request was canceled by an administrator. Your click changed nothing.');
+      expect(late.text).toContain('Canceled by an administrator.');
     });
 
     it('cancels a scheduled request before it starts; its delivery then does nothing', async () => {
