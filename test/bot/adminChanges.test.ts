@@ -493,6 +493,10 @@ describe('admin changes (TestAdapter, example catalog)', () => {
 
       const list = await say(fred, 'packages');
       expect(list.text).not.toContain('Accounting');
+      // With search words too; other packages are still found (Alex is in the Finance team).
+      expect((await say(alex, 'packages accounting')).text).toContain('1 package matching "accounting"');
+      expect((await say(alex, 'packages accounting')).text).toContain('Payment run'); // "Approve payments in the Accounting app"
+      expect((await say(alex, 'packages accountants')).text).toContain('Nothing matches "accountants"');
       expect((await say(fred, 'request accounting')).text).toContain('You can\'t request "Accounting" right now: it isn\'t open for new requests.');
       const before = await counts();
       expect((await press(fred, 'submitRequest', { packageId: 'accounting', policyId: 'employees', justification: 'x', 'answer:costCentre': '4100' })).text).toContain("it isn't open for new requests");
