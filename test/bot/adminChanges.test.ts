@@ -212,6 +212,20 @@ describe('admin changes (TestAdapter, example catalog)', () => {
       );
     });
 
+    it('when nobody decides in time, the user hears it too', async () => {
+      const { skipApproval, ...noSkip } = ASSIGN_FRED;
+      await press(ivan, 'adminAssign', noSkip);
+      await drain();
+      h.clock.advance(8 * 24 * 60 * 60_000); // the stage's P7D has passed
+      await drain();
+      const request = await fredsRequest();
+      expect(request.state).toBe('timedOut');
+      expect((await noticesTo('u-fred')).find((n) => n.title === 'Not approved: Accounting')!.message).toBe(
+        `Nobody decided on the access Ivan Petrov asked for you (request ${request.id}) in time, so it was denied automatically.`,
+      );
+      expect((await noticesTo('u-ivan')).map((n) => n.message).join('\n')).toContain(`Nobody decided on your request ${request.id} for Fred Jansen in time`);
+    });
+
     it('the user it is for never approves it: an approver assigned the package is left out of the stage', async () => {
       const { skipApproval, ...noSkip } = ASSIGN_FRED;
       await press(ivan, 'adminAssign', { ...noSkip, user: 'u-nadia' });
