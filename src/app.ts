@@ -5,7 +5,7 @@ import type { Server } from 'restify';
 import type { AccessPackagesBot } from './bot/accessPackagesBot';
 import { ProactiveNotifier, type ProactiveNotifierDeps } from './bot/notifier';
 import { TenantGuard } from './bot/tenantGuard';
-import { type ApplyReport, applyCatalog, type KindReport } from './catalog/applyCatalog';
+import { type ApplyReport, applyCatalog, type KindReport, overrideNote } from './catalog/applyCatalog';
 import { formatCatalogError, loadCatalogFile } from './catalog/catalogFile';
 import { type Clock, systemClock } from './clock';
 import { buildBot, registerTaskHandlers } from './composeBot';
@@ -103,6 +103,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     };
 
     const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: config.adminUserIds, groupId: config.adminGroupId }, botAppId: config.bot.appId,
+      catalogFile: config.catalogFile,
       reminderFraction: config.approvalReminderPercent / 100,
       exports: { publicBaseUrl: config.exports.publicBaseUrl, linkMinutes: config.exports.linkMinutes, signingKey: config.exports.signingKey?.reveal() },
       adminNotices: config.adminNotices,
@@ -169,5 +170,8 @@ function logCatalogReport(logger: Logger, catalogFile: string, report: ApplyRepo
   logger.info({ catalogFile, catalogs: counts(report.catalogs), packages: counts(report.packages), policies: counts(report.policies) }, 'catalog applied');
   for (const [kind, entries] of [['catalog', report.catalogs.kept], ['package', report.packages.kept], ['policy', report.policies.kept]] as const) {
     for (const kept of entries) logger.warn({ catalogFile, [kind]: kept.id, reason: kept.reason }, `${kind} removed from the catalog file but kept: ${kept.reason}`);
+  }
+  for (const [kind, entries] of [['catalog', report.catalogs.overridden], ['package', report.packages.overridden], ['policy', report.policies.overridden]] as const) {
+    for (const { id, override } of entries) logger.warn({ catalogFile, [kind]: id, enabled: override.enabled, by: override.byId, at: override.at }, overrideNote(kind, id, override));
   }
 }

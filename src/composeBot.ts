@@ -5,6 +5,7 @@ import { CardRenderer } from './bot/cards';
 import { AdminActions, OperationsCommands } from './bot/adminActions';
 import { AdminQueryCommands } from './bot/adminQueryCommands';
 import { AdminNoticeCommands } from './bot/adminNoticeCommands';
+import { AdminChangeCommands } from './bot/adminChangeCommands';
 import { ApprovalActions } from './bot/approvalActions';
 import { SelfServiceActions } from './bot/selfServiceActions';
 import type { Clock } from './clock';
@@ -15,6 +16,9 @@ import type { TaskRunner } from './scheduler/taskRunner';
 import { AccessService } from './services/access';
 import { AdminQueries } from './services/adminQueries';
 import { AdminNotices } from './services/adminNotices';
+import { AdminAssignments } from './services/adminAssignments';
+import { AdminCatalog } from './services/adminCatalog';
+import { AdminChanges } from './services/adminChanges';
 import { AdminGate, AdminPolicy, type AdminSettings } from './services/admins';
 import { ApprovalService } from './services/approvals';
 import { DeliveryService } from './services/delivery';
@@ -52,6 +56,8 @@ export interface BotInput {
   botAppId?: string;
   /** Download links of CSV exports (default: http://localhost:3978, 15 minutes, key kept in the store). */
   exports?: Partial<ExportSettings>;
+  /** The catalog file the bot runs with (CATALOG_FILE), for the admin command apply catalog. */
+  catalogFile?: string;
   /** Fraction of a stage's decision time after which approvers are reminded (default 0.5). */
   reminderFraction?: number;
   /** The daily admin digest: time of day (UTC, HH:MM; default 08:00) and days of expiries listed (default 7). */
@@ -134,6 +140,7 @@ export function buildBot(input: BotInput): BotGraph {
       new OperationsCommands(approvalActions, delivery, cards),
       new AdminQueryCommands(queries, exports, cards, exportSettings.linkMinutes),
       new AdminNoticeCommands(adminNotices, digest, directory, cards, digestSchedule),
+      adminChangeCommands(input, services, admins, cards),
     ]),
     clock,
     logger,
@@ -145,4 +152,19 @@ export function buildBot(input: BotInput): BotGraph {
 export function registerTaskHandlers(runner: TaskRunner, graph: BotGraph): void {
   const handlers = { ...graph.approvals.taskHandlers(), ...graph.delivery.taskHandlers(), ...graph.digest.taskHandlers() };
   for (const [type, handler] of Object.entries(handlers)) runner.register(type, (task) => handler(task.payload, task.attempts));
+}
+
+/** assign, remove, cancel, enable, disable, apply. */
+function adminChangeCommands(input: BotInput, services: ServiceDependencies, admins: AdminPolicy, cards: CardRenderer): AdminChangeCommands {
+  const gate = new AdminGate(admins, input.repositories.audit);
+  const notifications = new TaskNotifications(input.repositories.tasks);
+  return new AdminChangeCommands(
+    {
+      assignments: new AdminAssignments({ ...services, notifications, gate }),
+      changes: new AdminChanges({ ...services, notifications, gate }),
+      catalog: new AdminCatalog({ ...services, gate, catalogFile: input.catalogFile ?? '' }),
+    },
+    cards,
+    input.clock,
+  );
 }

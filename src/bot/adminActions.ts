@@ -96,7 +96,9 @@ export class OperationsCommands implements AdminCommandSet {
     return {
       approvals: ({ userId, args }) => this.approvals.pending(userId, args[0]),
       reprocess: ({ userId, args }) =>
-        args[0] ? this.reprocess(userId, args[0]) : Promise.resolve(usage(this.cards, 'reprocess assignment-id', 'Give the id of the assignment, as shown in the failure notice.')),
+        args[0]
+          ? this.reprocess(userId, args[0])
+          : Promise.resolve(usage(this.cards, 'reprocess assignment-id or request-id', 'Give the id of the assignment (as shown in the failure notice) or of the request.')),
     };
   }
 
@@ -107,10 +109,8 @@ export class OperationsCommands implements AdminCommandSet {
   async reprocess(userId: string, assignmentId: unknown): Promise<AdaptiveCardJson> {
     const result = await this.delivery.reprocess(userId, assignmentId);
     if (!result.ok) return this.cards.render('notice', noticeCard(result.reason === 'notAllowed' ? 'Admins only' : 'Nothing to reprocess', result.message, 'warning'));
-    return this.cards.render(
-      'notice',
-      noticeCard(`Reprocessing: ${result.packageName}`, `Every resource role of ${result.assignment.id} is being delivered again. The user and admins hear how it ends.`, 'info'),
-    );
+    const what = 'assignment' in result ? `Every resource role of ${result.assignment.id} is being delivered again.` : `Request ${result.request.id} is being delivered again.`;
+    return this.cards.render('notice', noticeCard(`Reprocessing: ${result.packageName}`, `${what} The user and admins hear how it ends.`, 'info'));
   }
 }
 

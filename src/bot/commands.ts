@@ -80,7 +80,7 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
   },
   {
     name: 'assign',
-    usage: 'assign package-id',
+    usage: 'assign package-id [policy-id]',
     description: 'Admins: give a user a package directly (approval can be skipped with a justification).',
     aliases: [],
     adminOnly: true,

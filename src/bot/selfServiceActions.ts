@@ -54,7 +54,7 @@ const REFUSAL_BUTTONS: Partial<Record<Refusal['reason'], Button[]>> = {
  * Object.fromEntries so a key like "__proto__" stays an own key (and is refused as unknown)
  * instead of changing the object's prototype.
  */
-function answersOf(data: CardData): Record<string, unknown> {
+export function answersOf(data: CardData): Record<string, unknown> {
   return Object.fromEntries(Object.entries(data).filter(([key]) => key.startsWith(ANSWER_PREFIX)).map(([key, value]) => [key.slice(ANSWER_PREFIX.length), value]));
 }
 

@@ -5,14 +5,19 @@
 //
 // Planning (what to do) is a pure function of the definition, the stored state and the usage
 // counts; executing the plan is the only part that writes. A dry run plans and stops.
+//
+// An admin's enable/disable that differs from the file (an emergency stop) is kept and
+// reported, not undone: see overrides.ts.
 
-import type { AccessPackage, Catalog, Policy } from '../domain/model';
+import { formatInstant } from '../domain/lifecycle';
+import type { AccessPackage, AdminOverride, Catalog, Policy } from '../domain/model';
 import type { AssignmentRepository } from '../store/repositories/assignments';
 import type { CatalogRepository } from '../store/repositories/catalogs';
 import type { PackageRepository } from '../store/repositories/packages';
 import type { PolicyRepository } from '../store/repositories/policies';
 import type { RequestRepository } from '../store/repositories/requests';
 import type { CatalogDefinition } from './crossChecks';
+import { keepOverride, type Switchable } from './overrides';
 import { changedFields, sameValue } from './sameValue';
 
 /** The repository methods apply needs (the full Repositories object satisfies this). */
@@ -30,6 +35,8 @@ export interface KindReport {
   unchanged: string[];
   deleted: string[];
   kept: { id: string; reason: string }[];
+  /** Stored with an admin's enabled value where the file says otherwise (see overrides.ts). */
+  overridden: { id: string; override: AdminOverride }[];
 }
 
 export interface ApplyReport {
@@ -101,9 +108,9 @@ export function planApply(definition: CatalogDefinition, stored: StoredState, us
   const report: ApplyReport = { dryRun, catalogs: emptyKindReport(), packages: emptyKindReport(), policies: emptyKindReport() };
   const plan: ApplyPlan = { save: { catalogs: [], packages: [], policies: [] }, delete: { catalogs: [], packages: [], policies: [] }, report };
 
-  plan.save.catalogs = upserts(definition.catalogs, stored.catalogs, (c) => c.id, report.catalogs);
-  plan.save.packages = upserts(definition.packages, stored.packages, (p) => p.id, report.packages);
-  plan.save.policies = upserts(definition.policies, stored.policies, policyKey, report.policies);
+  plan.save.catalogs = upserts(withOverrides(definition.catalogs, stored.catalogs, (c) => c.id, report.catalogs), stored.catalogs, (c) => c.id, report.catalogs);
+  plan.save.packages = upserts(withOverrides(definition.packages, stored.packages, (p) => p.id, report.packages), stored.packages, (p) => p.id, report.packages);
+  plan.save.policies = upserts(withOverrides(definition.policies, stored.policies, policyKey, report.policies), stored.policies, policyKey, report.policies);
 
   // Packages the file no longer lists.
   const wantedPackages = new Set(definition.packages.map((p) => p.id));
@@ -130,7 +137,9 @@ export function planApply(definition: CatalogDefinition, stored: StoredState, us
     if (reason) {
       // Kept for the assignments and requests that refer to it, but closed to new requests:
       // the admin removed it from the file, so nobody should be able to start a new one.
-      const closed = policy.enabled ? { ...policy, enabled: false } : undefined;
+      // An admin's "enable" of it goes too: taking it out of the file is the later decision.
+      const { adminOverride, ...withoutOverride } = policy;
+      const closed = policy.enabled ? { ...withoutOverride, enabled: false } : undefined;
       if (closed) plan.save.policies.push(closed);
       report.policies.kept.push({ id: key, reason: `${reason}; new requests ${closed ? 'now' : 'already'} disabled` });
     } else {
@@ -162,6 +171,16 @@ async function executePlan(plan: ApplyPlan, repos: CatalogRepositories): Promise
   for (const { packageId, policyId } of plan.delete.policies) await repos.policies.delete(packageId, policyId);
   for (const id of plan.delete.packages) await repos.packages.delete(id);
   for (const id of plan.delete.catalogs) await repos.catalogs.delete(id);
+}
+
+/** The file's items, with the admin overrides the file does not agree with kept (and reported). */
+function withOverrides<T extends Switchable>(wanted: T[], stored: T[], keyOf: (item: T) => string, report: KindReport): T[] {
+  const storedByKey = new Map(stored.map((item) => [keyOf(item), item]));
+  return wanted.map((item) => {
+    const { item: effective, kept } = keepOverride(item, storedByKey.get(keyOf(item)));
+    if (kept) report.overridden.push({ id: keyOf(item), override: kept });
+    return effective;
+  });
 }
 
 function upserts<T extends object>(wanted: T[], stored: T[], keyOf: (item: T) => string, report: KindReport): T[] {
@@ -198,13 +217,14 @@ function policyKey(policy: Pick<Policy, 'packageId' | 'id'>): string {
 }
 
 function emptyKindReport(): KindReport {
-  return { created: [], updated: [], unchanged: [], deleted: [], kept: [] };
+  return { created: [], updated: [], unchanged: [], deleted: [], kept: [], overridden: [] };
 }
 
 /**
  * A short summary, one line per kind plus one per warning, e.g.
  *   packages: 1 created (accounting), 1 updated (vat: description), 2 unchanged
  *   warning: package 'old' kept: 2 active assignments / 0 open requests; remove them first
+ *   note: policy 'accounting/employees' kept disabled by Ivan Petrov on 22 Nov 2026 at 09:00 UTC; type enable policy accounting/employees to clear
  */
 export function formatApplyReport(report: ApplyReport): string {
   const lines: string[] = report.dryRun ? ['dry run: nothing was written; this is what apply would do'] : [];
@@ -217,6 +237,9 @@ export function formatApplyReport(report: ApplyReport): string {
   for (const [, singular, kind] of kinds) {
     for (const kept of kind.kept) lines.push(`warning: ${singular} '${kept.id}' kept: ${kept.reason}`);
   }
+  for (const [, singular, kind] of kinds) {
+    for (const { id, override } of kind.overridden) lines.push(overrideNote(singular, id, override));
+  }
   return lines.join('\n');
 }
 
@@ -228,6 +251,14 @@ function summarizeKind(kind: KindReport): string {
   }
   if (kind.deleted.length > 0) parts.push(`${kind.deleted.length} deleted (${kind.deleted.join(', ')})`);
   if (kind.kept.length > 0) parts.push(`${kind.kept.length} kept`);
+  if (kind.overridden.length > 0) parts.push(`${kind.overridden.length} kept ${kind.overridden.length === 1 ? 'as an admin set it' : 'as admins set them'}`);
   if (kind.unchanged.length > 0) parts.push(`${kind.unchanged.length} unchanged`);
   return parts.length > 0 ? parts.join(', ') : 'none';
+}
+
+/** "note: policy 'a/b' kept disabled by Ivan Petrov on 22 Nov 2026; type enable policy a/b to clear". */
+export function overrideNote(singular: string, id: string, override: AdminOverride): string {
+  const state = override.enabled ? 'enabled' : 'disabled';
+  const fileSays = override.fileEnabled ? 'enable' : 'disable';
+  return `note: ${singular} '${id}' kept ${state} by ${override.byName} on ${formatInstant(override.at)} (the file says ${override.fileEnabled ? 'enabled' : 'disabled'}); type ${fileSays} ${singular} ${id} to clear`;
 }

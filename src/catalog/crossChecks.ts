@@ -230,6 +230,7 @@ function buildPackage({ path, raw, fields: value, resourceRoles: refs }: ParsedP
     displayName: value.displayName,
     description: value.description,
     hidden: value.hidden,
+    enabled: value.enabled,
     resourceRoles,
     incompatibleAccessPackages: value.incompatibleAccessPackages,
     incompatibleGroups: value.incompatibleGroups,

@@ -120,6 +120,8 @@ export const packageSchema = strictObject(
     displayName: nameSchema,
     description: z.string().default(''),
     hidden: z.boolean().default(false),
+    // Off: the package is not offered and new requests are refused; existing access stays.
+    enabled: z.boolean().default(true),
     // Parsed one by one with resourceRoleSchema.
     resourceRoles: z.array(z.unknown()).default([]),
     incompatibleAccessPackages: z.array(referenceSchema).default([]),

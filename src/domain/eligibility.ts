@@ -10,7 +10,7 @@ export interface RequestorFacts {
   groupIds: ReadonlySet<string>;
 }
 
-export type UnavailableReason = 'catalogDisabled' | 'externalUsersNotAllowed' | 'hidden' | 'noPolicy' | 'notEligible';
+export type UnavailableReason = 'catalogDisabled' | 'packageDisabled' | 'externalUsersNotAllowed' | 'hidden' | 'noPolicy' | 'notEligible';
 
 export type PackageAvailability =
   | { available: true; policies: Policy[] }
@@ -81,6 +81,10 @@ export function packageAvailability(input: PackageAvailabilityInput): PackageAva
 
   if (!catalog || !catalog.enabled) {
     return unavailable('catalogDisabled', `You can't request ${name} right now: its catalog isn't open for requests. Ask IT if you still need it.`);
+  }
+  // A disabled package takes no new requests; access people already have stays.
+  if (accessPackage.enabled === false) {
+    return unavailable('packageDisabled', `You can't request ${name} right now: it isn't open for new requests. Ask IT if you still need it.`);
   }
   // Hidden packages are not listed or offered; only a direct link (the package id) reaches them.
   if (accessPackage.hidden && !input.viaDirectLink) {

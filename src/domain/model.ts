@@ -27,6 +27,20 @@ export interface Catalog {
   enabled: boolean;
   externalUsersEnabled: boolean;
   resources: Resource[];
+  adminOverride?: AdminOverride;
+}
+
+/**
+ * An admin's enable/disable that differs from the catalog file. Applying the file keeps it
+ * (and says so) until an admin sets the value the file says (docs/catalog-file.md).
+ */
+export interface AdminOverride {
+  enabled: boolean;
+  /** What the catalog file said when it was last applied (or when the admin switched). */
+  fileEnabled: boolean;
+  byId: string;
+  byName: string;
+  at: Date;
 }
 
 export interface ResourceRoleRef {
@@ -95,6 +109,7 @@ export interface Policy {
   approval: ApprovalSettings;
   questions: Question[];
   lifecycle: Lifecycle;
+  adminOverride?: AdminOverride;
 }
 
 export interface AccessPackage {
@@ -106,6 +121,9 @@ export interface AccessPackage {
   resourceRoles: ResourceRoleRef[];
   incompatibleAccessPackages: string[];
   incompatibleGroups: string[];
+  /** False: not offered and new requests refused; existing access stays. Absent (stored before the field existed) means true. */
+  enabled?: boolean;
+  adminOverride?: AdminOverride;
 }
 
 export type RequestType = 'add' | 'extend' | 'remove' | 'adminAdd' | 'adminRemove';

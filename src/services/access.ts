@@ -53,7 +53,7 @@ export class AccessService {
         roles: accessPackage ? grantedRoles(accessPackage, catalog) : [],
         canExtend: plan.allowed && !extendPending,
         extendNote: extendPending ? 'An extension is waiting for approval.' : plan.allowed ? undefined : plan.message,
-        removalPending: openRequests.some((r) => r.type === 'remove' && r.assignmentId === assignment.id),
+        removalPending: openRequests.some((r) => (r.type === 'remove' || r.type === 'adminRemove') && r.assignmentId === assignment.id),
       });
     }
     return summaries;

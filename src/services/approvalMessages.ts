@@ -13,6 +13,8 @@ export interface ApprovalContext {
   catalog: Catalog | null;
   policy: Policy;
   requester: DirectoryUser | null;
+  /** The user the access is for, when someone else (an admin) asked: loaded only then. */
+  target?: DirectoryUser | null;
   /** Names of the people who decided earlier stages, by object id. */
   deciderNames?: ReadonlyMap<string, string>;
 }
@@ -21,7 +23,26 @@ export type ApprovalOutcome =
   | { kind: 'pending' }
   | { kind: 'decided'; decision: Decision; approverName: string }
   | { kind: 'timedOut' }
-  | { kind: 'canceled' };
+  | { kind: 'canceled'; byAdministrator?: boolean };
+
+/** An admin asked for someone else (adminAdd): the target hears the outcome too. */
+export function onBehalf(context: ApprovalContext): boolean {
+  return context.request.requesterId !== context.request.targetUserId;
+}
+
+/** A canceled request whose cancel came from someone else than the requester: an administrator (src/services/adminChanges.ts). */
+export function canceledByAdministrator(request: AccessRequest): boolean {
+  return request.state === 'canceled' && request.history[request.history.length - 1]?.actorId !== request.requesterId;
+}
+
+function targetName(context: ApprovalContext): string {
+  return context.target?.displayName ?? context.request.targetUserId;
+}
+
+/** " for Fred Jansen" when the requester asked for someone else; '' otherwise. */
+function forWhom(context: ApprovalContext): string {
+  return onBehalf(context) ? ` for ${targetName(context)}` : '';
+}
 
 export function trackKey(requestId: string, stage: number, approverId: string): string {
   return `approval:${requestId}:${stage}:${approverId}`;
@@ -46,7 +67,7 @@ function outcomeText(outcome: ApprovalOutcome): { text: string; color: string } 
     case 'timedOut':
       return { text: 'Timed out: nobody decided in time, so the request was denied automatically.', color: 'Warning' };
     case 'canceled':
-      return { text: 'Canceled by the requester.', color: 'Default' };
+      return { text: outcome.byAdministrator ? 'Canceled by an administrator.' : 'Canceled by the requester.', color: 'Default' };
   }
 }
 
@@ -62,6 +83,8 @@ export function approvalCard(context: ApprovalContext, stageIndex: number, deadl
   const until = request.schedule.expiresAt ? `until ${formatInstant(request.schedule.expiresAt)}` : `· ${describeExpiry(policy.lifecycle).replace(/^Access /, '')}`;
   const schedule = `${from} ${until}`;
   const kind = request.type === 'extend' ? 'extend' : 'access';
+  // Who the access is for: job and department describe them, not an admin asking for them.
+  const person = onBehalf(context) ? context.target : requester;
   // Later approvers see who already approved, and why.
   const earlier = request.stages
     .filter((s) => s.index < stageIndex && s.decision)
@@ -78,8 +101,9 @@ export function approvalCard(context: ApprovalContext, stageIndex: number, deadl
       stage: stageIndex,
       title: kind === 'extend' ? `Extend ${accessPackage.displayName}?` : `Access request: ${accessPackage.displayName}`,
       banner,
-      requesterName: requester?.displayName ?? request.requesterId,
-      requesterDetails: [requester?.jobTitle, requester?.department].filter(Boolean).join(' · '),
+      // "Ivan Petrov asks for Fred Jansen": approvers decide about the person who gets the access.
+      requesterName: `${requester?.displayName ?? request.requesterId}${onBehalf(context) ? ` asks for ${targetName(context)}` : ''}`,
+      requesterDetails: [person?.jobTitle, person?.department].filter(Boolean).join(' · '),
       packageName: accessPackage.displayName,
       grants: roles.join(', ') || 'nothing listed',
       policyName: policy.displayName,
@@ -99,8 +123,14 @@ export function approvalCard(context: ApprovalContext, stageIndex: number, deadl
 
 export function requesterApproved(context: ApprovalContext, approverName: string, scheduled: boolean): OutgoingCard {
   const { request, accessPackage } = context;
-  const then = scheduled && request.schedule.startAt ? `Your access starts on ${formatInstant(request.schedule.startAt)}.` : "Your access is being set up; you'll get a message when it's ready.";
-  return notice(`Approved: ${accessPackage.displayName}`, `${approverName} approved your request ${request.id}. ${then}`, 'info', [{ title: 'My requests', verb: 'myRequests' }]);
+  const then = onBehalf(context)
+    ? scheduled && request.schedule.startAt
+      ? `Their access starts on ${formatInstant(request.schedule.startAt)}.`
+      : "Their access is being set up; they'll be told when it's ready."
+    : scheduled && request.schedule.startAt
+      ? `Your access starts on ${formatInstant(request.schedule.startAt)}.`
+      : "Your access is being set up; you'll get a message when it's ready.";
+  return notice(`Approved: ${accessPackage.displayName}`, `${approverName} approved your request ${request.id}${forWhom(context)}. ${then}`, 'info', [{ title: 'My requests', verb: 'myRequests' }]);
 }
 
 export function requesterExtended(context: ApprovalContext, approverName: string): OutgoingCard {
@@ -113,7 +143,7 @@ export function requesterStageApproved(context: ApprovalContext, approverName: s
   const stages = context.policy.approval.stages.length;
   return notice(
     `Step ${nextStage} of ${stages} approved: ${context.accessPackage.displayName}`,
-    `${approverName} approved your request ${context.request.id}. It now goes to the next approver (step ${nextStage + 1} of ${stages}).`,
+    `${approverName} approved your request ${context.request.id}${forWhom(context)}. It now goes to the next approver (step ${nextStage + 1} of ${stages}).`,
     'info',
     [{ title: 'My requests', verb: 'myRequests' }],
   );
@@ -121,13 +151,13 @@ export function requesterStageApproved(context: ApprovalContext, approverName: s
 
 export function requesterDenied(context: ApprovalContext, decision: Decision, approverName: string): OutgoingCard {
   const why = decision.justification ? ` Their reason: "${decision.justification}"` : ' They gave no reason.';
-  return notice(`Denied: ${context.accessPackage.displayName}`, `${approverName} denied your request ${context.request.id}.${why}`, 'warning', [{ title: 'My requests', verb: 'myRequests' }]);
+  return notice(`Denied: ${context.accessPackage.displayName}`, `${approverName} denied your request ${context.request.id}${forWhom(context)}.${why}`, 'warning', [{ title: 'My requests', verb: 'myRequests' }]);
 }
 
 export function requesterTimedOut(context: ApprovalContext): OutgoingCard {
   return notice(
     `Timed out: ${context.accessPackage.displayName}`,
-    `Nobody decided on your request ${context.request.id} in time, so it was denied automatically. You can request it again; consider telling the approvers first.`,
+    `Nobody decided on your request ${context.request.id}${forWhom(context)} in time, so it was denied automatically. You can request it again; consider telling the approvers first.`,
     'warning',
     [{ title: 'Browse packages', verb: 'packages' }],
   );
@@ -136,7 +166,7 @@ export function requesterTimedOut(context: ApprovalContext): OutgoingCard {
 export function requesterNoApprover(context: ApprovalContext, stage: number): OutgoingCard {
   return notice(
     `Can't be approved: ${context.accessPackage.displayName}`,
-    `Your request ${context.request.id} could not go to approval: step ${stage + 1} has no approver who can decide it. IT has been told; you can try again later.`,
+    `Your request ${context.request.id}${forWhom(context)} could not go to approval: step ${stage + 1} has no approver who can decide it. IT has been told; you can try again later.`,
     'error',
   );
 }
@@ -148,4 +178,29 @@ export function approverReminder(context: ApprovalContext, deadline: Date): Outg
     `${name}'s request ${context.request.id} for "${context.accessPackage.displayName}" still needs a decision. Without one by ${formatInstant(deadline)} it is denied automatically. The card with Approve and Deny is further up in this chat.`,
     'info',
   );
+}
+
+/** What the user an admin asked for hears when approval ends (the admin, as requester, hears it too). */
+export function targetOutcome(context: ApprovalContext, outcome: { kind: 'approved'; approverName: string; scheduled: boolean } | { kind: 'denied'; approverName: string; decision: Decision } | { kind: 'timedOut' | 'noApprover' }): OutgoingCard {
+  const { request, accessPackage } = context;
+  const name = accessPackage.displayName;
+  const asked = `the access ${context.requester?.displayName ?? 'an administrator'} asked for you (request ${request.id})`;
+  switch (outcome.kind) {
+    case 'approved': {
+      const then = outcome.scheduled && request.schedule.startAt ? `Your access starts on ${formatInstant(request.schedule.startAt)}.` : "You'll get a message when your access is ready.";
+      return notice(`Approved: ${name}`, `${outcome.approverName} approved ${asked}. ${then}`, 'info', [{ title: 'My requests', verb: 'myRequests' }]);
+    }
+    case 'denied': {
+      const why = outcome.decision.justification ? ` Their reason: "${outcome.decision.justification}"` : '';
+      return notice(`Denied: ${name}`, `${outcome.approverName} denied ${asked}.${why}`, 'warning', [{ title: 'My requests', verb: 'myRequests' }]);
+    }
+    case 'timedOut':
+      return notice(`Not approved: ${name}`, `Nobody decided on ${asked} in time, so it was denied automatically.`, 'warning', [{ title: 'My requests', verb: 'myRequests' }]);
+    case 'noApprover':
+      return notice(`Can't be approved: ${name}`, `${capitalised(asked)} could not go to approval: no approver can decide it. IT has been told.`, 'error');
+  }
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -8,12 +8,15 @@ import {
   type ApprovalOutcome,
   approvalCard,
   approverReminder,
+  canceledByAdministrator,
   requesterApproved,
   requesterDenied,
   requesterExtended,
   requesterNoApprover,
   requesterStageApproved,
   requesterTimedOut,
+  onBehalf,
+  targetOutcome,
   trackKey,
 } from './approvalMessages';
 import type { AdminPolicy } from './admins';
@@ -75,7 +78,9 @@ export class ApprovalService {
     const now = this.deps.clock.now();
     const primary = await this.resolve(definition.approvers, request.targetUserId);
     const fallback = await this.resolve(definition.fallbackApprovers, request.targetUserId);
-    const { approverIds, usedFallback } = selectApprovers(primary, fallback, request.requesterId);
+    // Nobody approves access for themselves, also when an admin asked for them.
+    const notTarget = (id: string) => id !== request.targetUserId;
+    const { approverIds, usedFallback } = selectApprovers(primary.filter(notTarget), fallback.filter(notTarget), request.requesterId);
     const stage: RequestStage = { index: stageIndex, approverIds, usedFallback, startedAt: now };
 
     if (approverIds.length === 0) return this.noApprover(context, stageIndex, now);
@@ -136,7 +141,8 @@ export class ApprovalService {
         if (kind === 'justificationRequired' || kind === 'justificationTooLong') return { ...refusal, card: approvalCard(context, stageIndex, deadline, { kind: 'pending' }, message) };
         if (kind === 'decided') return { ...refusal, card: approvalCard(context, stageIndex, deadline, { kind: 'decided', decision: result.refusal.decision, approverName: await this.nameOf(result.refusal.decision.approverId) }, message) };
         if (kind === 'notPending' && (result.refusal.state === 'timedOut' || result.refusal.state === 'canceled')) {
-          return { ...refusal, card: approvalCard(context, stageIndex, deadline, { kind: result.refusal.state }, message) };
+          const ended = result.refusal.state === 'canceled' ? { kind: 'canceled' as const, byAdministrator: canceledByAdministrator(request) } : { kind: 'timedOut' as const };
+          return { ...refusal, card: approvalCard(context, stageIndex, deadline, ended, message) };
         }
         return refusal;
       }
@@ -180,6 +186,7 @@ export class ApprovalService {
     const decision = request.stages[stageIndex]?.decision;
     if (request.state === 'denied' && decision) {
       await notifications.send(request.requesterId, requesterDenied(context, decision, approverName), { key: `denied:${request.id}` });
+      await this.tellTarget(context, targetOutcome(context, { kind: 'denied', approverName, decision }), `denied:${request.id}`);
     } else if (request.state === 'pendingApproval') {
       await notifications.send(request.requesterId, requesterStageApproved(context, approverName, stageIndex + 1), { key: `stage:${request.id}:${stageIndex}` });
       await this.deps.repositories.tasks.enqueue({
@@ -192,6 +199,7 @@ export class ApprovalService {
     } else {
       await workflow.approved(request);
       await notifications.send(request.requesterId, requesterApproved(context, approverName, request.state === 'scheduled'), { key: `approved:${request.id}` });
+      await this.tellTarget(context, targetOutcome(context, { kind: 'approved', approverName, scheduled: request.state === 'scheduled' }), `approved:${request.id}`);
     }
   }
 
@@ -248,6 +256,7 @@ export class ApprovalService {
     const stage = timedOut.stages[stageIndex];
     await this.updateCards(after, stageIndex, { kind: 'timedOut' }, now);
     await this.deps.notifications.send(timedOut.requesterId, requesterTimedOut(after), { key: `timedOut:${requestId}` });
+    await this.tellTarget(after, targetOutcome(after, { kind: 'timedOut' }), `timedOut:${requestId}`);
     await this.deps.repositories.audit.append({ actorId: 'system', action: 'approval.timedOut', packageId: timedOut.packageId, userId: timedOut.targetUserId, requestId, details: { stage: stageIndex, approverIds: stage ? stageDeciders(stage) : [] } });
     return DONE;
   }
@@ -300,8 +309,14 @@ export class ApprovalService {
     const index = context.request.currentStage ?? 0;
     const stage = context.request.stages[index];
     const definition = context.policy.approval.stages[index];
-    if (stage && definition) await this.updateCards(context, index, { kind: 'canceled' }, stageDeadline(definition, stage.startedAt ?? this.deps.clock.now()));
+    const byAdministrator = canceledByAdministrator(context.request);
+    if (stage && definition) await this.updateCards(context, index, { kind: 'canceled', byAdministrator }, stageDeadline(definition, stage.startedAt ?? this.deps.clock.now()));
     return DONE;
+  }
+
+  /** The user an admin asked for hears the outcome too (the admin, as requester, already did). */
+  private async tellTarget(context: ApprovalContext, card: OutgoingCard, key: string): Promise<void> {
+    if (onBehalf(context)) await this.deps.notifications.send(context.request.targetUserId, card, { key: `${key}:target` });
   }
 
   /** Requests waiting for approval, with who holds them. Admins only; a refusal is audited. */
@@ -332,6 +347,7 @@ export class ApprovalService {
     );
     if (!denied) return DONE;
     await this.deps.notifications.send(request.requesterId, requesterNoApprover(context, stageIndex), { key: `noApprover:${request.id}` });
+    await this.tellTarget(context, targetOutcome(context, { kind: 'noApprover' }), `noApprover:${request.id}`);
     await this.deps.repositories.audit.append({ actorId: 'system', action: 'approval.noApprover', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, details: { stage: stageIndex } });
     return DONE;
   }
@@ -409,10 +425,11 @@ export class ApprovalService {
     if (!accessPackage || !policy) return null;
     const catalog = await repositories.catalogs.get(accessPackage.catalog);
     const requester = await directory.getUser(request.requesterId);
+    const target = request.targetUserId !== request.requesterId ? await directory.getUser(request.targetUserId) : undefined;
     const deciders = [...new Set(request.stages.flatMap((st) => (st.decision ? [st.decision.approverId] : [])))];
     const deciderNames = new Map<string, string>();
     for (const id of deciders) deciderNames.set(id, await this.nameOf(id));
-    return { request, accessPackage, catalog, policy, requester, deciderNames };
+    return { request, accessPackage, catalog, policy, requester, deciderNames, ...(target !== undefined ? { target } : {}) };
   }
 
   private async nameOf(userId: string): Promise<string> {
@@ -428,7 +445,7 @@ export class ApprovalService {
         return `This request was already ${verb} by ${who} on ${formatInstant(refusal.decision.at)}. Your click changed nothing.`;
       }
       case 'notPending': {
-        const what: Record<string, string> = { canceled: 'canceled by the requester', timedOut: 'denied automatically because nobody decided in time', denied: 'denied' };
+        const what: Record<string, string> = { canceled: canceledByAdministrator(request) ? 'canceled by an administrator' : 'canceled by the requester', timedOut: 'denied automatically because nobody decided in time', denied: 'denied' };
         return `This request was ${what[refusal.state] ?? 'already decided'}. Your click changed nothing.`;
       }
       case 'otherStage':

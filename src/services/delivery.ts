@@ -1,7 +1,7 @@
 import { deliveredState, removalFinished, retryDelayMs } from '../domain/delivery';
 import { revokeStep } from '../domain/ledger';
 import { formatInstant, maximumExpiry } from '../domain/lifecycle';
-import { ACTIVE_ASSIGNMENT_STATES, type AccessPackage, type Assignment, type Catalog, type Resource } from '../domain/model';
+import { ACTIVE_ASSIGNMENT_STATES, type AccessPackage, type AccessRequest, type Assignment, type Catalog, type Resource } from '../domain/model';
 import { DirectoryError } from '../directory/port';
 import type { Logger } from '../logger';
 import type { TaskOutcome } from '../scheduler/taskRunner';
@@ -14,6 +14,7 @@ import { grantedRoles } from './describe';
 import { notice } from './messages';
 import type { Notifications } from './notifications';
 import { asId, type Outcome, refuse } from './outcome';
+import { describeState } from './requests';
 import { TASK_TYPES } from './workflow';
 
 export const DELIVERY_TASKS = {
@@ -234,16 +235,23 @@ export class DeliveryService {
   /**
    * Admin: delivers every resource role of an active assignment again. Repairs access removed
    * outside the bot (the ledger still holds it, so the write is made) and retries failed roles.
+   * A request id works too: its assignment is reprocessed, or, for a request whose delivery
+   * failed before it had one (its package was missing), delivery is queued again.
    */
-  async reprocess(adminId: string, rawAssignmentId: unknown): Promise<Outcome<{ assignment: Assignment; packageName: string }>> {
+  async reprocess(adminId: string, rawAssignmentId: unknown): Promise<Outcome<{ assignment: Assignment; packageName: string } | { request: AccessRequest; packageName: string }>> {
     const { repositories, clock, admins } = this.deps;
     if (!(await admins.isAdmin(adminId))) {
       await repositories.audit.append({ actorId: adminId, action: 'admin.refused', details: { command: 'reprocess' } });
       return refuse('notAllowed', 'Only access package administrators can reprocess a delivery.');
     }
     const assignmentId = asId(rawAssignmentId);
-    const assignment = assignmentId ? await repositories.assignments.get(assignmentId) : null;
-    if (!assignment) return refuse('notFound', `There's no assignment ${String(assignmentId ?? '').slice(0, 60)}.`);
+    let assignment = assignmentId ? await repositories.assignments.get(assignmentId) : null;
+    if (!assignment && assignmentId) {
+      const request = await repositories.requests.get(assignmentId);
+      if (request && !request.assignmentId) return this.redeliver(adminId, request);
+      if (request?.assignmentId) assignment = await repositories.assignments.get(request.assignmentId);
+    }
+    if (!assignment) return refuse('notFound', `There's no assignment or request ${String(assignmentId ?? '').slice(0, 60)}.`);
     const { accessPackage } = await this.packageOf(assignment);
     const packageName = accessPackage?.displayName ?? assignment.packageId;
     if (!ACTIVE_ASSIGNMENT_STATES.includes(assignment.state) || assignment.roles.some((r) => r.state === 'removing')) {
@@ -268,6 +276,36 @@ export class DeliveryService {
     return { ok: true, assignment: restarted, packageName };
   }
 
+  /** A request whose delivery failed before it made an assignment goes back to delivery, once its package is there again. */
+  private async redeliver(adminId: string, request: AccessRequest): Promise<Outcome<{ request: AccessRequest; packageName: string }>> {
+    const { repositories, clock } = this.deps;
+    const accessPackage = await repositories.packages.get(request.packageId);
+    const packageName = accessPackage?.displayName ?? request.packageId;
+    if (request.state !== 'deliveryFailed' || (request.type !== 'add' && request.type !== 'adminAdd')) {
+      const why = request.state === 'deliveryFailed' ? 'it has nothing to deliver' : `${describeState(request, new Map()).replace(/^./, (c) => c.toLowerCase())}, and there is no assignment yet`;
+      return refuse('stale', `Request ${request.id} for "${packageName}" can't be reprocessed: ${why}. Only a failed delivery can be.`);
+    }
+    if (!accessPackage || !(await repositories.policies.get(request.packageId, request.policyId))) {
+      return refuse('stale', `Request ${request.id} can't be delivered yet: its package "${request.packageId}" or policy "${request.policyId}" is not in the store. Put it back in the catalog file and type apply catalog, then reprocess.`);
+    }
+    // The request was closed when it failed, so nothing stops a newer one for the same access.
+    if ((await repositories.assignments.listActiveForUser(request.targetUserId)).some((a) => a.packageId === request.packageId) || (await repositories.requests.findOpen(request.targetUserId, request.packageId))) {
+      return refuse('stale', `Request ${request.id} is not needed any more: the user has "${packageName}" now, or a newer request for it.`);
+    }
+    const now = clock.now();
+    const round = request.history.filter((h) => h.action === 'reprocessed').length + 1;
+    const requeued = await repositories.requests.transition(
+      request.id,
+      'deliveryFailed',
+      { $set: { state: 'delivering', updatedAt: now }, $push: { history: { at: now, actorId: adminId, action: 'reprocessed' } } },
+      { assignmentId: { $exists: false }, updatedAt: request.updatedAt },
+    );
+    if (!requeued) return refuse('stale', `Request ${request.id} changed meanwhile; try again.`);
+    await repositories.tasks.enqueue({ type: TASK_TYPES.deliver, payload: { requestId: request.id }, dedupeKey: `${TASK_TYPES.deliver}:${request.id}:r${round}` });
+    await repositories.audit.append({ actorId: adminId, action: 'admin.reprocess', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, details: { round } });
+    return { ok: true, request: requeued, packageName };
+  }
+
   /** When every role has an outcome: the assignment's and request's state, and the requester told. */
   private async settleDelivery(assignmentId: string): Promise<void> {
     const { repositories, clock, notifications } = this.deps;
@@ -288,9 +326,10 @@ export class DeliveryService {
     const missing = assignment.roles.map((r, i) => (r.state === 'failed' ? describe(i) : '')).filter(Boolean);
     const name = accessPackage?.displayName ?? assignment.packageId;
     const until = assignment.expiresAt ? ` until ${formatInstant(assignment.expiresAt)}` : '';
+    const givenBy = await this.assignedBy(assignment);
     const card =
       state === 'delivered'
-        ? notice(`You now have access: ${name}`, `You now have${until ? ` (${until.trim()})` : ''}: ${got.join(', ') || 'everything in the package'}. It may take a few minutes to show in each app.`, 'info', [{ title: 'My access', verb: 'myAccess' }])
+        ? notice(`You now have access: ${name}`, `${givenBy}You now have${until ? ` (${until.trim()})` : ''}: ${got.join(', ') || 'everything in the package'}. It may take a few minutes to show in each app.`, 'info', [{ title: 'My access', verb: 'myAccess' }])
         : state === 'partiallyDelivered'
           ? notice(`Partly delivered: ${name}`, `You now have: ${got.join(', ')}. Not yet: ${missing.join(', ')}. IT has been told and will retry.`, 'warning', [{ title: 'My access', verb: 'myAccess' }])
           : notice(`Couldn't deliver: ${name}`, `Your access could not be set up (${missing.join(', ')}). IT has been told and will retry.`, 'error');
@@ -298,6 +337,14 @@ export class DeliveryService {
     await notifications.send(assignment.userId, card, { key: `delivered:${assignmentId}:${round}` });
     if (state !== 'delivered') await this.tellAdmins(assignment, name, missing, round);
     await repositories.audit.append({ actorId: 'system', action: `assignment.${state}`, packageId: assignment.packageId, userId: assignment.userId, assignmentId });
+  }
+
+  /** "Ivan Petrov, an access package administrator, gave you this access. " for a direct assignment; '' otherwise. */
+  private async assignedBy(assignment: Assignment): Promise<string> {
+    const first = assignment.requestIds[0] ? await this.deps.repositories.requests.get(assignment.requestIds[0]) : null;
+    if (first?.type !== 'adminAdd') return '';
+    const admin = (await this.deps.directory.getUser(first.requesterId))?.displayName ?? 'An administrator';
+    return `${admin}, an access package administrator, gave you this access. `;
   }
 
   /** Admins hear about every failed delivery at once, with what failed and a Reprocess button. */
@@ -322,7 +369,7 @@ export class DeliveryService {
     const ended = await repositories.assignments.update(assignmentId, { state: assignment.state }, { $set: { state: reason, updatedAt: now } });
     if (!ended) return;
     const open = await repositories.requests.listOpenForUser(assignment.userId);
-    for (const request of open.filter((r) => r.type === 'remove' && r.assignmentId === assignmentId)) {
+    for (const request of open.filter((r) => (r.type === 'remove' || r.type === 'adminRemove') && r.assignmentId === assignmentId)) {
       await repositories.requests.transition(request.id, 'delivering', { $set: { state: 'delivered', updatedAt: now } });
     }
     const { accessPackage, catalog } = await this.packageOf(assignment);

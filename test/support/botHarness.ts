@@ -57,6 +57,8 @@ export interface HarnessOptions {
   /** Share a store with another harness (a second instance, or a restart). */
   store?: DocumentStore;
   clock?: FakeClock;
+  /** The catalog file "apply catalog" reads (default: the example catalog). */
+  catalogFile?: string;
 }
 
 export async function createBotHarness(options: HarnessOptions = {}): Promise<BotHarness> {
@@ -72,6 +74,7 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
   const directory = options.directory ?? (await LocalDirectory.open({ file: EXAMPLE_DIRECTORY }));
   let virtualMs = 0;
   const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: options.adminUserIds ?? [], groupId: options.adminGroupId },
+    catalogFile: options.catalogFile ?? EXAMPLE_CATALOG,
     delivery: { writesPerSecond: 1000, maxAttempts: 5, pacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) } },
     ...(options.warningOffsets ? { lifecycle: { warningOffsets: options.warningOffsets } } : {}),
   });

@@ -118,14 +118,15 @@ describe('applyCatalog', () => {
     const second = await applyCatalog(definitionOf(FILE), repos);
     expect(second).toEqual<ApplyReport>({
       dryRun: false,
-      catalogs: { created: [], updated: [], unchanged: ['finance', 'legacy'], deleted: [], kept: [] },
-      packages: { created: [], updated: [], unchanged: ['accounting', 'old-tool'], deleted: [], kept: [] },
+      catalogs: { created: [], updated: [], unchanged: ['finance', 'legacy'], deleted: [], kept: [], overridden: [] },
+      packages: { created: [], updated: [], unchanged: ['accounting', 'old-tool'], deleted: [], kept: [], overridden: [] },
       policies: {
         created: [],
         updated: [],
         unchanged: ['accounting/employees', 'accounting/contractors', 'old-tool/everyone'],
         deleted: [],
         kept: [],
+        overridden: [],
       },
     });
     expect(formatApplyReport(second)).toBe('catalogs: 2 unchanged\npackages: 2 unchanged\npolicies: 3 unchanged');
@@ -236,6 +237,64 @@ describe('applyCatalog', () => {
     expect(dry.packages.kept.map((k) => k.id)).toEqual(['old-tool']);
     expect(await repos.packages.list()).toHaveLength(2);
     expect((await repos.policies.get('old-tool', 'everyone'))?.enabled).toBe(true);
+  });
+
+  it("keeps an admin's enable/disable the file disagrees with, reports it, and lets the file win once it agrees", async () => {
+    await applyCatalog(definition, repos);
+    const override = { enabled: false, fileEnabled: true, byId: 'u-ivan', byName: 'Ivan Petrov', at: new Date('2026-11-22T09:00:00Z') };
+    expect(await repos.policies.switchEnabled('accounting', 'employees', true, false, override)).toBe(true);
+    expect(await repos.packages.switchEnabled('old-tool', true, false, override)).toBe(true);
+    // Precondition: a second switch from the same starting point changes nothing.
+    expect(await repos.packages.switchEnabled('old-tool', true, false, override)).toBe(false);
+
+    const report = await applyCatalog(definition, repos);
+    expect(report.policies.overridden).toEqual([{ id: 'accounting/employees', override }]);
+    expect(report.packages.overridden).toEqual([{ id: 'old-tool', override }]);
+    expect(report.policies.unchanged).toContain('accounting/employees'); // nothing written
+    expect((await repos.policies.get('accounting', 'employees'))?.enabled).toBe(false);
+    expect(formatApplyReport(report).split('\n')).toEqual([
+      'catalogs: 2 unchanged',
+      'packages: 1 kept as an admin set it, 2 unchanged',
+      'policies: 1 kept as an admin set it, 3 unchanged',
+      "note: package 'old-tool' kept disabled by Ivan Petrov on 22 Nov 2026 at 09:00 UTC (the file says enabled); type enable package old-tool to clear",
+      "note: policy 'accounting/employees' kept disabled by Ivan Petrov on 22 Nov 2026 at 09:00 UTC (the file says enabled); type enable policy accounting/employees to clear",
+    ]);
+
+    // Other changes in the file still apply to an overridden record.
+    const renamed = { ...definition, policies: definition.policies.map((p) => (p.id === 'employees' ? { ...p, displayName: 'Staff' } : p)) };
+    const changed = await applyCatalog(renamed, repos);
+    expect(changed.policies.updated).toEqual([{ id: 'accounting/employees', fields: ['displayName'] }]);
+    expect(await repos.policies.get('accounting', 'employees')).toMatchObject({ displayName: 'Staff', enabled: false, adminOverride: override });
+
+    // The file now says disabled too: nothing left to keep, the override goes.
+    const agreed = { ...definition, packages: definition.packages.map((p) => (p.id === 'old-tool' ? { ...p, enabled: false } : p)) };
+    const cleared = await applyCatalog(agreed, repos);
+    expect(cleared.packages.overridden).toEqual([]);
+    expect(cleared.packages.updated).toEqual([{ id: 'old-tool', fields: ['adminOverride'] }]);
+    expect(await repos.packages.get('old-tool')).toMatchObject({ enabled: false });
+    expect((await repos.packages.get('old-tool'))?.adminOverride).toBeUndefined();
+  });
+
+  it('a policy taken out of the file while in use is closed, whatever an admin enabled', async () => {
+    await applyCatalog(definition, repos);
+    await repos.requests.insert(request('accounting', 'pendingApproval'));
+    await applyCatalog(without(definition, { policies: ['accounting/contractors'] }), repos);
+    const enabledByIvan = { enabled: true, fileEnabled: false, byId: 'u-ivan', byName: 'Ivan Petrov', at };
+    expect(await repos.policies.switchEnabled('accounting', 'contractors', false, true, enabledByIvan)).toBe(true);
+    const report = await applyCatalog(without(definition, { policies: ['accounting/contractors'] }), repos);
+    expect(report.policies.kept.map((k) => k.reason)).toEqual(['its package has 0 active assignments / 1 open request; new requests now disabled']);
+    const policy = await repos.policies.get('accounting', 'contractors');
+    expect(policy?.enabled).toBe(false);
+    expect(policy?.adminOverride).toBeUndefined();
+  });
+
+  it('reads a package without the enabled field (stored before it existed) as enabled', async () => {
+    await applyCatalog(definition, repos);
+    const { enabled, ...legacy } = (await repos.packages.get('accounting'))!;
+    expect(enabled).toBe(true);
+    await repos.packages.save(legacy);
+    expect(await repos.packages.switchEnabled('accounting', true, false, null)).toBe(true);
+    expect((await repos.packages.get('accounting'))?.enabled).toBe(false);
   });
 
   it('reports "none" for an empty definition on an empty store', async () => {

@@ -21,6 +21,8 @@ import { newRequest } from '../../src/domain/newRequest';
 import { approvalCard, type ApprovalContext } from '../../src/services/approvalMessages';
 import { expiryWarningCard } from '../../src/services/lifecycle';
 import { cardText as cardTextOf } from '../support/botHarness';
+import { assignChooseCard, assignFormCard, reportCard } from '../../src/bot/adminChangeViews';
+import type { AssignForm } from '../../src/services/adminAssignments';
 import { validateCard } from '../support/cardValidation';
 import { ADMIN_QUERY_SAMPLES } from '../support/adminQuerySamples';
 import { digestCardData, type DigestNames, expiringByPackage, timingOutSoon } from '../../src/domain/digest';
@@ -103,6 +105,33 @@ const digestFull = {
   ),
   escalations: [{ id: 'e1', at: NOW, actorId: 'system', action: 'approval.escalated', packageId: 'accounting', userId: 'u-fred', requestId: 'REQ-1', details: { stage: 0, addedApproverIds: ['u-ivan'] } }],
 };
+const assignForm: AssignForm = {
+  packageId: 'accounting',
+  packageName: 'Accounting',
+  policies: [
+    { id: 'direct', displayName: 'Direct assignment by admins', description: '', audience: 'Admin-only: for direct assignment', approval: 'No approval needed: access is set up right away.', approvalRequired: false, justificationRequired: false, expiry: "Access doesn't expire", questions: [] },
+    {
+      id: 'employees',
+      displayName: 'Employees',
+      description: 'Any employee may ask',
+      audience: 'Requestable by every member (not guests)',
+      approval: 'Approval by a member of Finance approvers.',
+      approvalRequired: true,
+      justificationRequired: true,
+      expiry: 'Access lasts 180 days',
+      questions: details.offers[0]!.questions,
+      latestEnd: new Date('2027-05-21T09:00:00Z'),
+    },
+  ],
+};
+const [directOption, employeesOption] = assignForm.policies as [AssignForm['policies'][number], AssignForm['policies'][number]];
+/** Ivan (an admin) asked for Fred, then an admin canceled it. */
+const adminAddCanceled = approvalCard(
+  { ...approvalContext, request: { ...approvalContext.request, requesterId: 'u-ivan', type: 'adminAdd' }, requester: { ...approvalContext.requester!, id: 'u-ivan', displayName: 'Ivan Petrov', jobTitle: 'IT Administrator', department: 'IT' }, target: approvalContext.requester },
+  0,
+  NOW,
+  { kind: 'canceled', byAdministrator: true },
+).data;
 
 // Every template with realistic data, including edge cases (long text, empty lists).
 const SAMPLES: Record<string, object[]> = {
@@ -161,6 +190,34 @@ const SAMPLES: Record<string, object[]> = {
     expiryWarningCard({ assignmentId: 'ASG-2', packageName: 'Payment run', roles: [], expiresAt: new Date('2026-11-22T09:01:00Z'), now: NOW, offer: { allowed: true, newExpiresAt: new Date('2026-11-22T09:02:00Z'), requiresApproval: false, justificationRequired: false } }).data,
     expiryWarningCard({ assignmentId: 'ASG-3', packageName: 'N'.repeat(256), roles: details.roles, expiresAt: new Date('2026-12-06T09:00:00Z'), now: NOW, offer: { allowed: false, message: "This package doesn't allow extensions." } }).data,
   ],
+  adminAssignChoose: [assignChooseCard(assignForm)],
+  adminAssignForm: [
+    assignFormCard({ ...assignForm, chosen: employeesOption }, employeesOption, NOW),
+    assignFormCard({ ...assignForm, policies: [directOption], chosen: directOption }, directOption, NOW),
+    assignFormCard({ ...assignForm, chosen: employeesOption }, employeesOption, NOW, {
+      values: { user: 'fredj@example.com', skipApproval: 'true', justification: '', 'answer:costCentre': '41', endDate: '2028-01-01' },
+      refusal: {
+        ok: false,
+        reason: 'invalidInput',
+        message: 'Please fix the highlighted fields and assign again.',
+        fieldErrors: [
+          { field: 'user', message: 'Fred Jansen already has "Accounting".' },
+          { field: 'justification', message: 'A justification is required to skip approval.' },
+          { field: 'answers.costCentre', message: 'A cost centre is four digits.' },
+          { field: 'endDate', message: 'Too late.' },
+        ],
+      },
+    }),
+  ],
+  adminReport: [
+    reportCard('Catalog applied: catalog.yaml', 'catalog.yaml is valid (1 catalog, 5 packages, 6 policies). What changed:', [
+      'catalogs: 1 unchanged',
+      "warning: package 'old' kept: 1 active assignment / 0 open requests; remove them first",
+      "note: policy 'accounting/employees' kept disabled by Ivan Petrov on 22 Nov 2026 at 09:00 UTC (the file says enabled); type enable policy accounting/employees to clear",
+    ]),
+    reportCard('The catalog file has errors', 'catalog.yaml has 1 error, so nothing was changed.', ['catalog.yaml:3:5: catalogs[0].dispalyName: unknown field'], 'error', [{ title: 'Help', verb: 'help' }]),
+    reportCard('Nothing', '', []),
+  ],
   approvalRequest: [
     approvalCard(approvalContext, 0, NOW, { kind: 'pending' }).data,
     approvalCard(approvalContext, 0, NOW, { kind: 'pending' }, 'Escalated to you').data,
@@ -179,6 +236,7 @@ const SAMPLES: Record<string, object[]> = {
       NOW,
       { kind: 'pending' },
     ).data,
+    adminAddCanceled,
   ],
 };
 
@@ -247,6 +305,28 @@ describe('card templates', () => {
     expect(quiet).toContain('No delivery has failed.');
     expect(quiet).toContain('No request is denied automatically in the next 2 days.');
     expect(quiet).toContain('No approval was escalated.');
+  });
+
+  it('an approver sees who an admin asks for, and an admin cancel says so', () => {
+    const card = cardTextOf(renderer.render('approvalRequest', adminAddCanceled));
+    expect(card).toContain('Ivan Petrov asks for Fred Jansen');
+    expect(card).toContain('Accountant · Finance'); // about Fred, not Ivan
+    expect(card).toContain('Canceled by an administrator.');
+  });
+
+  it('the assign form keeps what was typed and shows each problem by its field', () => {
+    const card = renderer.render('adminAssignForm', SAMPLES.adminAssignForm![2]!);
+    const text = cardTextOf(card);
+    expect(text).toContain('Fred Jansen already has "Accounting".');
+    expect(text).toContain('A justification is required to skip approval.');
+    expect(text).toContain('Please fix the highlighted fields and assign again.');
+    expect(text).toContain('A cost centre is four digits.');
+    expect(text).toMatch(/at the latest\.\nToo late\.$/); // next to the dates
+    expect(JSON.stringify(card)).toContain('"id":"skipApproval","title":"Skip approval (needs a justification; recorded in the audit log)","valueOn":"true","valueOff":"false","value":"true"');
+    // Without approval there is nothing to skip, and one policy needs no "Other policy" button.
+    const direct = JSON.stringify(renderer.render('adminAssignForm', SAMPLES.adminAssignForm![1]!));
+    expect(direct).not.toContain('skipApproval');
+    expect(direct).not.toContain('Other policy');
   });
 
   it('refuses a template name that could escape cards/', () => {

@@ -113,6 +113,7 @@ describe('parseCatalogFile: valid files', () => {
         displayName: 'Accounting',
         description: '',
         hidden: false,
+        enabled: true,
         resourceRoles: [
           { resource: 'finance-team', role: 'member' },
           { resource: 'accounting-app', role: 'role-accounting-user' },
@@ -273,6 +274,13 @@ describe('parseCatalogFile: located errors', () => {
       message: "expected one of: group, application, sharePointSite, directoryRole; got 'grop'; did you mean 'group'?",
     });
     expect(errorAt(errors, 'accessPackages[0].hidden')).toMatchObject({ line: lineOf(text, 'hidden: yes'), message: "expected true or false, got 'yes'" });
+  });
+
+  it('reads a package-level enabled switch (default true)', () => {
+    expect(valid(base.replace('    displayName: Accounting\n    resourceRoles', '    displayName: Accounting\n    enabled: false\n    resourceRoles')).packages[0]?.enabled).toBe(false);
+    expect(valid(base).packages[0]?.enabled).toBe(true);
+    const text = base.replace('    displayName: Accounting\n    resourceRoles', '    displayName: Accounting\n    enabled: off\n    resourceRoles');
+    expect(errorAt(errorsOf(text), 'accessPackages[0].enabled')).toMatchObject({ line: lineOf(text, 'enabled: off'), message: "expected true or false, got 'off'" });
   });
 
   it('suggests quoting a number where text is expected', () => {

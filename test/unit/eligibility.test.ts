@@ -145,6 +145,19 @@ describe('packageAvailability', () => {
     });
   });
 
+  it('refuses a disabled package, even through its direct link; a package stored without the field is enabled', () => {
+    const disabled = makePackage({ enabled: false });
+    expect(packageAvailability(base({ accessPackage: disabled, viaDirectLink: true }))).toEqual({
+      available: false,
+      reason: 'packageDisabled',
+      message: `You can't request "Accounting" right now: it isn't open for new requests. Ask IT if you still need it.`,
+    });
+    expect(packageAvailability(base({ accessPackage: makePackage({ enabled: true }) }))).toMatchObject({ available: true });
+    expect(packageAvailability(base({ accessPackage: makePackage() }))).toMatchObject({ available: true });
+    // The catalog is checked first: a disabled catalog says so, whatever its packages say.
+    expect(packageAvailability(base({ catalog: makeCatalog({ enabled: false }), accessPackage: disabled }))).toMatchObject({ reason: 'catalogDisabled' });
+  });
+
   it('treats a missing catalog as a disabled one', () => {
     const result = packageAvailability(base({ catalog: null }));
     expect(result).toMatchObject({ available: false, reason: 'catalogDisabled' });

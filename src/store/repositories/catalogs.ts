@@ -1,5 +1,6 @@
-import type { Catalog } from '../../domain/model';
+import type { AdminOverride, Catalog } from '../../domain/model';
 import type { Collection, DocumentStore } from '../port';
+import { enabledIs, switchUpdate } from './switches';
 import { type Doc, fromDoc, fromDocs, toDoc } from './documents';
 
 export class CatalogRepository {
@@ -26,6 +27,14 @@ export class CatalogRepository {
 
   async setEnabled(id: string, enabled: boolean): Promise<boolean> {
     return (await this.collection.updateOne({ _id: id }, { $set: { enabled } })) === 1;
+  }
+
+  /**
+   * An admin's enable/disable: written only while `enabled` is still `expected`, so two admins
+   * switching at once change it once. `override` null clears a recorded override.
+   */
+  async switchEnabled(id: string, expected: boolean, enabled: boolean, override: AdminOverride | null): Promise<boolean> {
+    return (await this.collection.updateOne({ _id: id, ...enabledIs(expected) }, switchUpdate(enabled, override))) === 1;
   }
 
   async delete(id: string): Promise<boolean> {

@@ -1,5 +1,6 @@
-import type { AccessPackage } from '../../domain/model';
+import type { AccessPackage, AdminOverride } from '../../domain/model';
 import type { Collection, DocumentStore, Filter } from '../port';
+import { enabledIs, switchUpdate } from './switches';
 import { type Doc, toDoc } from './documents';
 
 // `searchTerms` is derived on save: every word of the name and description and its prefixes,
@@ -58,12 +59,14 @@ export class PackageRepository {
     return doc ? fromPackageDoc(doc) : null;
   }
 
-  /** Visible (not hidden) packages among `ids`, matching every word of `text`, a page at a time. */
+  /** Visible (not hidden, not disabled) packages among `ids`, matching every word of `text`, a page at a time. */
   async search(query: PackageSearch): Promise<{ items: AccessPackage[]; total: number }> {
     const words = searchWords(query.text ?? '').map((w) => w.slice(0, MAX_TERM_LENGTH));
     const filter: Filter = { _id: { $in: query.ids }, hidden: false, catalog: { $in: query.catalogIds } };
     // The first word goes through the searchTerms index; the others narrow that candidate set.
-    if (words.length > 0) filter.$and = words.map((w) => ({ searchTerms: w }));
+    // "Not disabled" goes into the same $and: the embedded adapter moves a top-level $ne into
+    // an $and of its own, which would replace this one.
+    filter.$and = [...words.map((w) => ({ searchTerms: w })), enabledIs(true)];
     const [docs, total] = await Promise.all([
       this.collection.find(filter, { sort: { displayName: 1, _id: 1 }, skip: query.skip, limit: query.limit }),
       this.collection.count(filter),
@@ -95,5 +98,13 @@ export class PackageRepository {
 
   async delete(id: string): Promise<boolean> {
     return (await this.collection.delete({ _id: id })) === 1;
+  }
+
+  /**
+   * An admin's enable/disable: written only while `enabled` is still `expected`, so two admins
+   * switching at once change it once. `override` null clears a recorded override.
+   */
+  async switchEnabled(id: string, expected: boolean, enabled: boolean, override: AdminOverride | null): Promise<boolean> {
+    return (await this.collection.updateOne({ _id: id, ...enabledIs(expected) }, switchUpdate(enabled, override))) === 1;
   }
 }

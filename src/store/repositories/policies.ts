@@ -1,5 +1,6 @@
-import type { Policy } from '../../domain/model';
+import type { AdminOverride, Policy } from '../../domain/model';
 import type { Collection, DocumentStore } from '../port';
+import { enabledIs, switchUpdate } from './switches';
 
 // A policy id is unique only within its package, so the stored key is "<packageId>/<policyId>"
 // and the document keeps the policy's own `id` as a plain field.
@@ -81,6 +82,11 @@ export class PolicyRepository {
 
   async setEnabled(packageId: string, policyId: string, enabled: boolean): Promise<boolean> {
     return (await this.collection.updateOne({ _id: keyOf(packageId, policyId) }, { $set: { enabled } })) === 1;
+  }
+
+  /** An admin's enable/disable, written only while `enabled` is still `expected` (see CatalogRepository). */
+  async switchEnabled(packageId: string, policyId: string, expected: boolean, enabled: boolean, override: AdminOverride | null): Promise<boolean> {
+    return (await this.collection.updateOne({ _id: keyOf(packageId, policyId), ...enabledIs(expected) }, switchUpdate(enabled, override))) === 1;
   }
 
   async delete(packageId: string, policyId: string): Promise<boolean> {

@@ -1,0 +1,111 @@
+// View models of the admin change cards (assign, and reports such as apply's). Pure functions
+// of service results; every field a template binds is always present.
+import { formatDate, formatInstant } from '../domain/lifecycle';
+import type { Question } from '../domain/model';
+import type { AssignForm, AssignPolicyOption, AssignResult } from '../services/adminAssignments';
+import type { Refusal } from '../services/outcome';
+import { ANSWER_PREFIX, type Button, type FormState, quoteUserText } from './views';
+
+/** Step 1 when a package has several policies: which one to assign through. */
+export function assignChooseCard(form: AssignForm) {
+  return {
+    packageName: form.packageName,
+    packageId: form.packageId,
+    policies: form.policies.map((p) => ({
+      id: p.id,
+      packageId: form.packageId,
+      displayName: p.displayName,
+      description: p.description,
+      audience: p.audience,
+      approval: p.approval,
+      expiry: p.expiry,
+      buttonTitle: `Assign via ${p.displayName}`,
+    })),
+  };
+}
+
+/** The assign form for one policy; with `state`, shown again with the values kept and each problem next to its field. */
+export function assignFormCard(form: AssignForm, policy: AssignPolicyOption, now: Date, state: FormState = {}) {
+  const values = state.values ?? {};
+  const refusal = state.refusal;
+  const unplaced = (refusal?.fieldErrors ?? []).filter((e) => e.field === 'answers' || e.field === 'schedule');
+  return {
+    packageName: form.packageName,
+    packageId: form.packageId,
+    policyId: policy.id,
+    policyName: policy.displayName,
+    terms: `${policy.audience}. ${policy.approval} ${policy.expiry}.`,
+    canChangePolicy: form.policies.length > 1,
+    errorSummary: refusal ? [refusal.message, ...unplaced.map((e) => e.message)].join(' ') : '',
+    user: textValue(values.user),
+    userError: fieldError(refusal, 'user'),
+    approvalRequired: policy.approvalRequired,
+    skipApproval: values.skipApproval === true || values.skipApproval === 'true' ? 'true' : 'false',
+    justificationLabel: policy.justificationRequired ? 'Justification (required)' : policy.approvalRequired ? 'Justification (required to skip approval)' : 'Justification (optional)',
+    justificationRequired: policy.justificationRequired,
+    justification: textValue(values.justification),
+    justificationError: fieldError(refusal, 'justification'),
+    questions: policy.questions.map((question: Question) => ({
+      inputId: `${ANSWER_PREFIX}${question.id}`,
+      text: question.required ? `${question.text} (required)` : question.text,
+      type: question.type,
+      required: question.required,
+      allowsMultipleSelections: question.allowsMultipleSelections,
+      maxLength: question.maxLength,
+      errorMessage: question.regexMessage ?? 'Please answer this question.',
+      choices: question.choices,
+      answer: textValue(values[`${ANSWER_PREFIX}${question.id}`]),
+      error: fieldError(refusal, `answers.${question.id}`),
+    })),
+    today: isoDate(now),
+    latestEndDate: policy.latestEnd ? isoDate(policy.latestEnd) : '',
+    startDate: textValue(values.startDate),
+    endDate: textValue(values.endDate),
+    scheduleHint: policy.latestEnd
+      ? `Leave both empty to start now and end when the policy says. Access can last until ${formatDate(policy.latestEnd)} at the latest.`
+      : 'Leave both empty to start now; without an end date the access lasts until removed.',
+    scheduleError: fieldError(refusal, 'startDate', 'endDate'),
+  };
+}
+
+/** The answer to a successful assign: what happens next, and who hears it. */
+export function assignedNotice(result: AssignResult): { title: string; message: string } {
+  const { request, packageName, userName } = result;
+  const starts = request.state === 'scheduled' && request.schedule.startAt ? `Access starts on ${formatInstant(request.schedule.startAt)}` : 'Access is being set up now';
+  if (request.state === 'pendingApproval') {
+    return {
+      title: `Sent for approval: ${packageName} for ${userName}`,
+      message: `Request ${request.id}. ${result.approval} You and ${userName} will hear the outcome.`,
+    };
+  }
+  const approval = result.bypassedApproval ? 'Approval skipped; your justification is in the audit log.' : 'No approval needed.';
+  return { title: `Assigned: ${packageName} to ${userName}`, message: `Request ${request.id}. ${approval} ${starts}; ${userName} will be told when it's ready.` };
+}
+
+/** A titled list of lines (apply's report, a file's errors). */
+export function reportCard(title: string, summary: string, lines: string[], tone: 'info' | 'warning' | 'error' = 'info', buttons: Button[] = []) {
+  return {
+    title,
+    summary,
+    tone,
+    lines: lines.map((text) => ({ text, color: /^(warning|error)\b/.test(text) ? 'Warning' : /^note\b/.test(text) ? 'Accent' : 'Default' })),
+    buttons: buttons.map((b) => ({ id: '', ...b })),
+  };
+}
+
+/** The problems of a refused file, one line each. */
+export function refusalLines(refusal: Refusal): string[] {
+  return (refusal.fieldErrors ?? []).map((e) => quoteUserText(e.message, 400));
+}
+
+function fieldError(refusal: Refusal | undefined, ...fields: string[]): string {
+  return refusal?.fieldErrors?.filter((e) => fields.includes(e.field)).map((e) => e.message).join(' ') ?? '';
+}
+
+function textValue(value: unknown): string {
+  return typeof value === 'string' ? value : Array.isArray(value) ? value.filter((v) => typeof v === 'string').join(',') : '';
+}
+
+function isoDate(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
