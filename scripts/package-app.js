@@ -98,6 +98,16 @@ function placeholdersAt(template, pointer) {
   return typeof node === 'string' ? [...node.matchAll(PLACEHOLDER)].map((m) => m[1]) : [];
 }
 
+/** A development dependency, or a PackageError saying how to get it. */
+function requireDevDependency(name) {
+  try {
+    return require(name);
+  } catch (error) {
+    if (error.code !== 'MODULE_NOT_FOUND') throw error;
+    throw new PackageError([`${name} is not installed: run npm install first (packaging needs the development dependencies)`]);
+  }
+}
+
 function loadSchema(manifest) {
   // The schema that ships with @microsoft/app-manifest for this manifest version: read from
   // disk, never fetched.
@@ -110,7 +120,7 @@ function loadSchema(manifest) {
 
 /** Problems with a substituted manifest: the official schema, then what it cannot express. */
 async function validateManifest(manifest, template, describe) {
-  const { AppManifestUtils } = require('@microsoft/app-manifest');
+  const { AppManifestUtils } = requireDevDependency('@microsoft/app-manifest');
   const failures = await AppManifestUtils.validateAgainstSchema(manifest, loadSchema(manifest));
   const problems = failures.map((raw) => {
     const pointer = raw.split(' ')[0];
