@@ -79,10 +79,13 @@ function mockDataAs(config, who) {
   };
 }
 
-/** The local install when there is one (a devDependency), else npx with the pinned version. */
+/**
+ * A local install when there is one (a devDependency, or devTools/playground where the Agents
+ * Toolkit's devTool/install puts it), else npx with the pinned version.
+ */
 function playgroundCommand() {
   try {
-    const cli = require.resolve(`${PLAYGROUND_PACKAGE}/cli.js`, { paths: [ROOT] });
+    const cli = require.resolve(`${PLAYGROUND_PACKAGE}/cli.js`, { paths: [ROOT, path.join(OUT, 'playground')] });
     return { command: process.execPath, args: [cli] };
   } catch {
     return { command: process.platform === 'win32' ? 'npx.cmd' : 'npx', args: ['--yes', `${PLAYGROUND_PACKAGE}@${PLAYGROUND_VERSION}`], shell: process.platform === 'win32' };
