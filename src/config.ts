@@ -53,6 +53,13 @@ export interface Config {
     /** Key that signs download links; when unset one is generated and kept in the store (shared by instances). */
     signingKey?: Secret;
   };
+  /** The Teams app in the tenant (proactive installation, src/directory/teamsAppInstaller.ts). */
+  teamsApp: {
+    /** The app's id in the tenant's app catalog (teamsApp id; not the manifest id for org apps). */
+    catalogId?: string;
+    /** Install the app for users the bot must reach who never opened it (needs Graph and catalogId). */
+    proactiveInstall: boolean;
+  };
 }
 
 /** Proactive messages (the notifier). */
@@ -296,6 +303,15 @@ function graphConfig(env: Env, cwd: string): GraphConfig | undefined {
   return undefined;
 }
 
+/** PROACTIVE_INSTALL needs the catalog id and Graph; either missing stops start-up with one line. */
+function teamsAppConfig(env: Env, graph: GraphConfig | undefined): Config['teamsApp'] {
+  const catalogId = guid(env, 'TEAMS_APP_CATALOG_ID');
+  const proactiveInstall = flag(env, 'PROACTIVE_INSTALL');
+  if (proactiveInstall && !catalogId) throw new ConfigError('TEAMS_APP_CATALOG_ID', "set (the app's id in your tenant's app catalog) when PROACTIVE_INSTALL is true");
+  if (proactiveInstall && !graph) throw new ConfigError('PROACTIVE_INSTALL', 'false unless Microsoft Graph is configured (AZURE_TENANT_ID, AZURE_CLIENT_ID and a secret, certificate or managed identity)');
+  return catalogId ? { catalogId, proactiveInstall } : { proactiveInstall };
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const APP_TYPES: readonly AppType[] = ['MultiTenant', 'SingleTenant', 'UserAssignedMSI'];
 
@@ -354,5 +370,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       linkMinutes: integer(env, 'EXPORT_LINK_MINUTES', 15, 1, 1440),
       ...signingKey(env),
     },
+    teamsApp: teamsAppConfig(env, graphConfig(env, cwd)),
   };
 }

@@ -23,8 +23,10 @@ import { setupServer, type SetupServerApi } from 'msw/node';
 import { type DirectoryFile, loadDirectoryFile } from '../../src/directory/directoryFile';
 import { FakeDirectory, GraphFault, type GroupRelation, type Json, resourceNotFound } from './graphFakeDirectory';
 import { type FakeApp, FakeIdentity } from './graphFakeIdentity';
+import { FakeTeams } from './graphFakeTeams';
 
 export { FakeDirectory, GraphFault } from './graphFakeDirectory';
+export { FakeTeams } from './graphFakeTeams';
 
 export const TEST_TENANT_ID = '6f1b5c3e-2a4d-4e8f-9b7c-0d1e2f3a4b5c';
 export const TEST_CLIENT_ID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
@@ -111,6 +113,8 @@ export class InMemoryGraph {
   readonly identity: FakeIdentity;
   readonly calls: GraphCall[] = [];
   directory: FakeDirectory;
+  /** Teams: the app catalog and apps installed for users (graphFakeTeams.ts). */
+  teams = new FakeTeams();
 
   private readonly defaultPageSize: number;
   private maxPageSize: number;
@@ -168,6 +172,7 @@ export class InMemoryGraph {
   /** New state (from `directory`), no faults, empty logs; issued tokens stay valid. */
   reset(directory: FakeDirectory = this.directory, options: { maxPageSize?: number } = {}): void {
     this.directory = directory;
+    this.teams = new FakeTeams();
     this.faults = [];
     this.hangs = [];
     this.calls.length = 0;
@@ -378,6 +383,14 @@ export class InMemoryGraph {
       if (nav === 'appRoleAssignments' && fourth === undefined) {
         return only('GET', read(() => ok(this.page(this.userAssignments(id, q.$filter).map((a) => d.assignmentJson(a)), request, q))));
       }
+      // Teams apps installed for the user (graphFakeTeams.ts); an unknown user is 404 first.
+      if (nav === 'teamwork' && fourth === 'installedApps' && fifth === undefined) {
+        if (method === 'POST') return write(() => (this.teams.install(d.user(id).id, request.body, this.graphEndpoint), { status: 201 }));
+        return only('GET', read(() => ok(this.teams.list(d.user(id).id, q))));
+      }
+      if (nav === 'teamwork' && fourth === 'installedApps' && fifth !== undefined && s[5] === 'chat' && s.length === 6) {
+        return only('GET', read(() => ok(this.teams.chat(d.user(id).id, fifth))));
+      }
     }
     if (collection === 'groups' && id !== undefined) {
       if (nav === undefined) return only('GET', read(() => ok(select(d.groupJson(d.group(id)), q, 'microsoft.graph.group'))));
@@ -404,6 +417,7 @@ export class InMemoryGraph {
       }
     }
     const known = ['manager', 'checkMemberGroups', 'appRoleAssignments', 'transitiveMembers', 'microsoft.graph.user', 'members', 'owners', '$ref', 'appRoleAssignedTo'];
+    known.push('teamwork', 'installedApps', 'chat');
     const unknown = !['users', 'groups', 'servicePrincipals'].includes(collection ?? '')
       ? collection ?? ''
       : s.find((segment, i) => i >= 2 && !known.includes(segment)) ?? s.at(-1) ?? '';
