@@ -331,8 +331,8 @@ export class DeliveryService {
       state === 'delivered'
         ? notice(`You now have access: ${name}`, `${givenBy}You now have${until ? ` (${until.trim()})` : ''}: ${got.join(', ') || 'everything in the package'}. It may take a few minutes to show in each app.`, 'info', [{ title: 'My access', verb: 'myAccess' }])
         : state === 'partiallyDelivered'
-          ? notice(`Partly delivered: ${name}`, `You now have: ${got.join(', ')}. Not yet: ${missing.join(', ')}. IT has been told and will retry.`, 'warning', [{ title: 'My access', verb: 'myAccess' }])
-          : notice(`Couldn't deliver: ${name}`, `Your access could not be set up (${missing.join(', ')}). IT has been told and will retry.`, 'error');
+          ? notice(`Partly delivered: ${name}`, `You now have: ${got.join(', ')}. Not yet: ${missing.join(', ')}. IT has been told and will sort it out.`, 'warning', [{ title: 'My access', verb: 'myAccess' }])
+          : notice(`Couldn't deliver: ${name}`, `Your access could not be set up (${missing.join(', ')}). IT has been told and will sort it out.`, 'error');
     const round = assignment.reprocessCount ?? 0;
     await notifications.send(assignment.userId, card, { key: `delivered:${assignmentId}:${round}` });
     if (state !== 'delivered') await this.tellAdmins(assignment, name, missing, round);
@@ -353,7 +353,7 @@ export class DeliveryService {
     const errors = [...new Set(assignment.roles.filter((r) => r.state === 'failed').map((r) => r.error ?? 'unknown error'))];
     const card = notice(
       `Delivery failed: ${packageName} for ${user}`,
-      `Not delivered: ${missing.join(', ')}. Reason: ${errors.join('; ')}. Assignment ${assignment.id}. Fix the cause (a missing Graph permission is named above), then reprocess.`,
+      `Not delivered: ${missing.join(', ')}. Reason: ${errors.join('; ')}. Assignment ${assignment.id}. Fix the cause, then reprocess.`,
       'error',
       [{ title: 'Reprocess', verb: 'reprocess', id: assignment.id }],
     );

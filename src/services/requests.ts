@@ -215,7 +215,7 @@ export function describeState(request: AccessRequest, approverNames: ReadonlyMap
     case 'partiallyDelivered':
       return 'Partly delivered: some access could not be set up yet, and IT has been told';
     case 'deliveryFailed':
-      return 'Delivery failed: IT has been told and will retry';
+      return 'Delivery failed: IT has been told and will sort it out';
     case 'denied': {
       const decision = [...request.stages].reverse().find((s) => s.decision?.decision === 'deny')?.decision;
       if (!decision) return 'Denied';
