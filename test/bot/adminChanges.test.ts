@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AccessRequest, Task } from '../../src/domain/model';
@@ -554,6 +554,10 @@ describe('admin changes (TestAdapter, example catalog)', () => {
 
     beforeEach(() => {
       dir = mkdtempSync(path.join(tmpdir(), 'apply-'));
+    });
+
+    afterEach(() => {
+      rmSync(dir, { recursive: true, force: true });
     });
 
     async function harnessWith(text: string): Promise<string> {
