@@ -1,10 +1,9 @@
 // View models of the admin change cards (assign, and reports such as apply's). Pure functions
 // of service results; every field a template binds is always present.
 import { formatDate, formatInstant } from '../domain/lifecycle';
-import type { Question } from '../domain/model';
 import type { AssignForm, AssignPolicyOption, AssignResult } from '../services/adminAssignments';
 import type { Refusal } from '../services/outcome';
-import { ANSWER_PREFIX, type Button, type FormState, quoteUserText } from './views';
+import { type Button, fieldError, type FormState, isoDate, questionInputs, quoteUserText, textValue } from './views';
 
 /** Step 1 when a package has several policies: which one to assign through. */
 export function assignChooseCard(form: AssignForm) {
@@ -45,18 +44,7 @@ export function assignFormCard(form: AssignForm, policy: AssignPolicyOption, now
     justificationRequired: policy.justificationRequired,
     justification: textValue(values.justification),
     justificationError: fieldError(refusal, 'justification'),
-    questions: policy.questions.map((question: Question) => ({
-      inputId: `${ANSWER_PREFIX}${question.id}`,
-      text: question.required ? `${question.text} (required)` : question.text,
-      type: question.type,
-      required: question.required,
-      allowsMultipleSelections: question.allowsMultipleSelections,
-      maxLength: question.maxLength,
-      errorMessage: question.regexMessage ?? 'Please answer this question.',
-      choices: question.choices,
-      answer: textValue(values[`${ANSWER_PREFIX}${question.id}`]),
-      error: fieldError(refusal, `answers.${question.id}`),
-    })),
+    questions: questionInputs(policy.questions, values, refusal),
     today: isoDate(now),
     latestEndDate: policy.latestEnd ? isoDate(policy.latestEnd) : '',
     startDate: textValue(values.startDate),
@@ -96,16 +84,4 @@ export function reportCard(title: string, summary: string, lines: string[], tone
 /** The problems of a refused file, one line each. */
 export function refusalLines(refusal: Refusal): string[] {
   return (refusal.fieldErrors ?? []).map((e) => quoteUserText(e.message, 400));
-}
-
-function fieldError(refusal: Refusal | undefined, ...fields: string[]): string {
-  return refusal?.fieldErrors?.filter((e) => fields.includes(e.field)).map((e) => e.message).join(' ') ?? '';
-}
-
-function textValue(value: unknown): string {
-  return typeof value === 'string' ? value : Array.isArray(value) ? value.filter((v) => typeof v === 'string').join(',') : '';
-}
-
-function isoDate(date: Date): string {
-  return date.toISOString().slice(0, 10);
 }

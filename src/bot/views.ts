@@ -118,15 +118,34 @@ export interface FormState {
   refusal?: Refusal;
 }
 
-function fieldError(refusal: Refusal | undefined, ...fields: string[]): string {
+/** A form's questions as the request and assign forms bind them, with typed answers and errors kept. */
+export function questionInputs(questions: readonly Question[], values: Record<string, unknown>, refusal: Refusal | undefined) {
+  return questions.map((question) => ({
+    inputId: `${ANSWER_PREFIX}${question.id}`,
+    text: question.required ? `${question.text} (required)` : question.text,
+    type: question.type,
+    required: question.required,
+    allowsMultipleSelections: question.allowsMultipleSelections,
+    maxLength: question.maxLength,
+    errorMessage: question.regexMessage ?? 'Please answer this question.',
+    choices: question.choices,
+    answer: textValue(values[`${ANSWER_PREFIX}${question.id}`]),
+    error: fieldError(refusal, `answers.${question.id}`),
+  }));
+}
+
+/** The messages of a refusal's errors on these fields, for the text under an input. */
+export function fieldError(refusal: Refusal | undefined, ...fields: string[]): string {
   return refusal?.fieldErrors?.filter((e) => fields.includes(e.field)).map((e) => e.message).join(' ') ?? '';
 }
 
-function textValue(value: unknown): string {
+/** A submitted input's value as text (multi-select choices arrive as arrays). */
+export function textValue(value: unknown): string {
   return typeof value === 'string' ? value : Array.isArray(value) ? value.filter((v) => typeof v === 'string').join(',') : '';
 }
 
-function isoDate(date: Date): string {
+/** YYYY-MM-DD, what Input.Date takes. */
+export function isoDate(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
 
@@ -146,18 +165,7 @@ export function requestFormCard(details: PackageDetails, policyId: string, now: 
     justificationRequired: offer.justificationRequired,
     justification: textValue(values.justification),
     justificationError: fieldError(refusal, 'justification'),
-    questions: offer.questions.map((question: Question) => ({
-      inputId: `${ANSWER_PREFIX}${question.id}`,
-      text: question.required ? `${question.text} (required)` : question.text,
-      type: question.type,
-      required: question.required,
-      allowsMultipleSelections: question.allowsMultipleSelections,
-      maxLength: question.maxLength,
-      errorMessage: question.regexMessage ?? 'Please answer this question.',
-      choices: question.choices,
-      answer: textValue(values[`${ANSWER_PREFIX}${question.id}`]),
-      error: fieldError(refusal, `answers.${question.id}`),
-    })),
+    questions: questionInputs(offer.questions, values, refusal),
     canChooseSchedule: offer.canChooseSchedule,
     today: isoDate(now),
     latestEndDate: offer.latestEnd ? isoDate(offer.latestEnd) : '',

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { RunningApp } from '../../src/app';
 import { cardOf, cardText } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
 import { LoopbackConnector } from '../support/loopbackConnector';
 import { postActivity, startTestApp } from '../support/testApp';
+import { personalActivity } from '../support/teamsActivity';
 
 // Direct assignment end to end: an admin (ADMIN_USER_IDS) types "assign" in chat through the
 // real /api/messages endpoint, fills the form with approval skipped, the scheduled work runs,
@@ -37,17 +37,7 @@ describe('an admin assigns a package directly, end to end through /api/messages'
   });
 
   function activity(person: Person, extra: Record<string, unknown>) {
-    return {
-      id: randomUUID(),
-      timestamp: new Date().toISOString(),
-      channelId: 'msteams',
-      serviceUrl: connector.serviceUrl,
-      from: { id: `29:${person.aadObjectId}`, name: person.name, aadObjectId: person.aadObjectId },
-      recipient: BOT,
-      conversation: { id: `a:personal-${person.aadObjectId}`, conversationType: 'personal', tenantId: TENANT },
-      channelData: { tenant: { id: TENANT } },
-      ...extra,
-    };
+    return personalActivity({ serviceUrl: connector.serviceUrl, tenantId: TENANT, bot: BOT }, person, extra);
   }
 
   /** A typed command; the bot's card comes back through the connector. */

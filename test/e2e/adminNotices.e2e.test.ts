@@ -10,6 +10,7 @@ import { FaultyDirectory } from '../support/faultyDirectory';
 import type { FakeClock } from '../support/fakeClock';
 import { LoopbackConnector, type RecordedCall, TEAMS_ERRORS } from '../support/loopbackConnector';
 import { postActivity, startTestApp } from '../support/testApp';
+import { personalActivity } from '../support/teamsActivity';
 
 // Admin notices end to end: the real /api/messages endpoint binds the channel, delivery fails
 // against the directory, the scheduler loop (digest job + task runner) drives the notifier, and
@@ -48,17 +49,7 @@ describe('admin notices end to end through /api/messages', () => {
   });
 
   function personal(person: Person, extra: Record<string, unknown>) {
-    return {
-      id: randomUUID(),
-      timestamp: new Date().toISOString(),
-      channelId: 'msteams',
-      serviceUrl: connector.serviceUrl,
-      from: { id: `29:${person.aadObjectId}`, name: person.name, aadObjectId: person.aadObjectId },
-      recipient: BOT,
-      conversation: { id: `a:personal-${person.aadObjectId}`, conversationType: 'personal', tenantId: TENANT },
-      channelData: { tenant: { id: TENANT } },
-      ...extra,
-    };
+    return personalActivity({ serviceUrl: connector.serviceUrl, tenantId: TENANT, bot: BOT }, person, extra);
   }
 
   /** "@Access Packages <text>" typed in the team channel: a new thread whose id carries ;messageid=. */

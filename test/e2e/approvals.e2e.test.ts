@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { RunningApp } from '../../src/app';
 import type { AccessRequest } from '../../src/domain/model';
 import { cardOf, cardText } from '../support/botHarness';
@@ -6,6 +5,7 @@ import { validateCard } from '../support/cardValidation';
 import type { FakeClock } from '../support/fakeClock';
 import { LoopbackConnector, type RecordedCall } from '../support/loopbackConnector';
 import { postActivity, startTestApp } from '../support/testApp';
+import { personalActivity } from '../support/teamsActivity';
 
 // Approval end to end: the real /api/messages endpoint, the task runner as the scheduler
 // drives it, the proactive notifier, and a loopback connector recording every card.
@@ -41,18 +41,8 @@ describe('approvals end to end through /api/messages', () => {
     }
   });
 
-  function activity(person: Person, extra: Record<string, unknown>, conversationId = `a:personal-${person.aadObjectId}`) {
-    return {
-      id: randomUUID(),
-      timestamp: new Date().toISOString(),
-      channelId: 'msteams',
-      serviceUrl: connector.serviceUrl,
-      from: { id: `29:${person.aadObjectId}`, name: person.name, aadObjectId: person.aadObjectId },
-      recipient: BOT,
-      conversation: { id: conversationId, conversationType: 'personal', tenantId: TENANT },
-      channelData: { tenant: { id: TENANT } },
-      ...extra,
-    };
+  function activity(person: Person, extra: Record<string, unknown>, conversationId?: string) {
+    return personalActivity({ serviceUrl: connector.serviceUrl, tenantId: TENANT, bot: BOT }, person, extra, conversationId);
   }
 
   async function press(person: Person, data: Record<string, unknown>) {

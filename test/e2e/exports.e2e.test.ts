@@ -10,6 +10,7 @@ import { validateCard } from '../support/cardValidation';
 import { LoopbackConnector } from '../support/loopbackConnector';
 import { memoryLogger } from '../support/silentLogger';
 import { postActivity, startTestApp } from '../support/testApp';
+import { parseCsv } from '../support/csvReader';
 
 type TestApp = Awaited<ReturnType<typeof startTestApp>>;
 type Card = Record<string, unknown>;
@@ -35,36 +36,6 @@ const JUSTIFICATIONS: Record<string, string> = {
   'u-nadia': 'Month end, batch 2\nsecond line: "approved by CFO"',
   '00000000-0000-0000-0000-0000000000020': '@SUM(1+1)*cmd|\' /C calc\'!A0',
 };
-
-/** A minimal RFC 4180 reader (CRLF records). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cell += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-      i++;
-    } else cell += c;
-  }
-  expect(cell).toBe('');
-  return rows;
-}
 
 describe('CSV exports through /api/messages and GET /exports/:id (real restify, loopback connector)', () => {
   let connector: LoopbackConnector;

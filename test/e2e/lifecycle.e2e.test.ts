@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +12,7 @@ import type { FakeClock } from '../support/fakeClock';
 import { FakeDirectory, InMemoryGraph, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID } from '../support/inMemoryGraph';
 import { LoopbackConnector } from '../support/loopbackConnector';
 import { postActivity, startTestApp } from '../support/testApp';
+import { personalActivity } from '../support/teamsActivity';
 
 // The issue's headline test: a PT2M just-in-time package that needs approval, requested and
 // approved through the real /api/messages, delivered into the in-memory Graph by the real
@@ -108,17 +108,7 @@ describe('PT2M just-in-time lifecycle end to end (/api/messages, in-memory Graph
   });
 
   function activity(person: Person, extra: Record<string, unknown>) {
-    return {
-      id: randomUUID(),
-      timestamp: new Date().toISOString(),
-      channelId: 'msteams',
-      serviceUrl: connector.serviceUrl,
-      from: { id: `29:${person.aadObjectId}`, name: person.name, aadObjectId: person.aadObjectId },
-      recipient: BOT,
-      conversation: { id: `a:personal-${person.aadObjectId}`, conversationType: 'personal', tenantId: TENANT },
-      channelData: { tenant: { id: TENANT } },
-      ...extra,
-    };
+    return personalActivity({ serviceUrl: connector.serviceUrl, tenantId: TENANT, bot: BOT }, person, extra);
   }
 
   async function press(person: Person, data: Record<string, unknown>): Promise<string> {

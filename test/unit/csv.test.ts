@@ -1,35 +1,6 @@
 import { CSV_BOM, type CsvColumn, csvCell, csvLine, toCsv } from '../../src/domain/csv';
 import { chunkCsv } from '../../src/services/exports';
-
-/** A minimal RFC 4180 reader, to check that what we write reads back as the same cells. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cell += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-      i++;
-    } else cell += c;
-  }
-  if (cell !== '' || row.length > 0) throw new Error('the last record has no CRLF');
-  return rows;
-}
+import { parseCsv } from '../support/csvReader';
 
 describe('csvCell (RFC 4180 quoting)', () => {
   it.each([
