@@ -2,7 +2,7 @@ import type { RunningApp } from '../../src/app';
 import { cardOf, cardText } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
 import { LoopbackConnector } from '../support/loopbackConnector';
-import { postActivity, startTestApp } from '../support/testApp';
+import { drainTasks, postActivity, startTestApp } from '../support/testApp';
 import { personalActivity } from '../support/teamsActivity';
 
 // Direct assignment end to end: an admin (ADMIN_USER_IDS) types "assign" in chat through the
@@ -60,13 +60,7 @@ describe('an admin assigns a package directly, end to end through /api/messages'
   }
 
   async function drain(): Promise<void> {
-    const tasks = app.store.collection('tasks');
-    for (let i = 0; i < 20; i++) {
-      const before = await tasks.count({ state: { $in: ['done', 'failed'] } });
-      await app.taskRunner.run();
-      if ((await tasks.count({ state: { $in: ['done', 'failed'] } })) === before) return;
-    }
-    throw new Error('tasks kept falling due');
+    await drainTasks(app, () => app.taskRunner.run());
   }
 
   /** Card texts that reached Fred's chat (the bot opens one for him: he never wrote to it). */

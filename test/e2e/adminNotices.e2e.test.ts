@@ -9,7 +9,7 @@ import { validateCard } from '../support/cardValidation';
 import { FaultyDirectory } from '../support/faultyDirectory';
 import type { FakeClock } from '../support/fakeClock';
 import { LoopbackConnector, type RecordedCall, TEAMS_ERRORS } from '../support/loopbackConnector';
-import { postActivity, startTestApp } from '../support/testApp';
+import { drainTasks, postActivity, startTestApp } from '../support/testApp';
 import { personalActivity } from '../support/teamsActivity';
 
 // Admin notices end to end: the real /api/messages endpoint binds the channel, delivery fails
@@ -73,13 +73,7 @@ describe('admin notices end to end through /api/messages', () => {
 
   /** Scheduler ticks (digest job, then due tasks) until nothing more falls due. */
   async function drain(): Promise<void> {
-    const tasks = app.store.collection('tasks');
-    for (let i = 0; i < 20; i++) {
-      const before = await tasks.count({ state: { $in: ['done', 'failed'] } });
-      await app.scheduler.tick();
-      if ((await tasks.count({ state: { $in: ['done', 'failed'] } })) === before) return;
-    }
-    throw new Error('tasks kept falling due');
+    await drainTasks(app, () => app.scheduler.tick());
   }
 
   /**

@@ -4,7 +4,7 @@ import { cardOf, cardText } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
 import type { FakeClock } from '../support/fakeClock';
 import { LoopbackConnector, type RecordedCall } from '../support/loopbackConnector';
-import { postActivity, startTestApp } from '../support/testApp';
+import { drainTasks, postActivity, startTestApp } from '../support/testApp';
 import { personalActivity } from '../support/teamsActivity';
 
 // Approval end to end: the real /api/messages endpoint, the task runner as the scheduler
@@ -58,13 +58,7 @@ describe('approvals end to end through /api/messages', () => {
 
   /** Runs what has fallen due, as the scheduler loop would, until a run finds nothing more to do. */
   async function drain(): Promise<void> {
-    const tasks = app.store.collection('tasks');
-    for (let i = 0; i < 20; i++) {
-      const before = await tasks.count({ state: { $in: ['done', 'failed'] } });
-      await app.taskRunner.run();
-      if ((await tasks.count({ state: { $in: ['done', 'failed'] } })) === before) return;
-    }
-    throw new Error('tasks kept falling due');
+    await drainTasks(app, () => app.taskRunner.run());
   }
 
   /** Cards that reached a person's chat: in the conversation the bot created for them, or their own. */

@@ -50,3 +50,17 @@ export async function postActivity(baseUrl: string, activity: Record<string, unk
   const text = await response.text();
   return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined };
 }
+
+/**
+ * Runs what has fallen due (with `run`, e.g. the task runner or a scheduler tick) until a run
+ * settles nothing more, as the scheduler loop would.
+ */
+export async function drainTasks(app: Pick<RunningApp, 'store'>, run: () => Promise<unknown>): Promise<void> {
+  const tasks = app.store.collection('tasks');
+  for (let i = 0; i < 20; i++) {
+    const before = await tasks.count({ state: { $in: ['done', 'failed'] } });
+    await run();
+    if ((await tasks.count({ state: { $in: ['done', 'failed'] } })) === before) return;
+  }
+  throw new Error('tasks kept falling due');
+}
