@@ -13,9 +13,9 @@ import {
 } from 'botbuilder';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
+import type { InstallRefusalReason, InstallResult } from '../directory/teamsAppInstaller';
 import { utcDay } from '../domain/digest';
 import type { ConversationRef, Task } from '../domain/model';
-import type { InstallRefusalReason, InstallResult } from '../directory/teamsAppInstaller';
 import type { Logger } from '../logger';
 import type { TaskOutcome, TaskRunner } from '../scheduler/taskRunner';
 import { type ChannelAddress, NOTIFY_TASKS, type OutgoingCard } from '../services/notifications';
