@@ -13,6 +13,7 @@ import type { Config } from './config';
 import { GraphDirectory } from './directory/graphDirectory';
 import { LocalDirectory } from './directory/localDirectory';
 import type { Directory } from './directory/port';
+import { TeamsAppInstaller } from './directory/teamsAppInstaller';
 import { createHttpServer, listen } from './http/server';
 import { createLogger, type Logger } from './logger';
 import { Scheduler } from './scheduler/scheduler';
@@ -117,6 +118,9 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     new ProactiveNotifier({ adapter, cards: graph.cards, repositories, config, clock, logger, pacing: overrides.notifierPacing,
       // A notice the admin channel can't take goes to each admin 1:1 instead.
       channelFallback: (event) => graph.adminNotices.channelUnreachable(event),
+      // PROACTIVE_INSTALL: people the bot never talked to get the app installed through Graph first.
+      installer: proactiveInstaller(config),
+      installRefused: (refusal) => graph.adminNotices.installRefused(refusal),
     }).register(taskRunner);
     // One loop. The digest job first: a digest it queues as due runs in the same tick. Then the
     // outbox, then lifecycle (a removal queued by expiry starts next tick), then export clean-up.
@@ -132,7 +136,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     if (overrides.startScheduler !== false) scheduler.start();
 
     logger.info(
-      { port, store: store.kind, directory: directory.kind, auth: config.bot.appId ? config.bot.appType : 'disabled', tenant: config.tenantId ?? 'any' },
+      { port, store: store.kind, directory: directory.kind, auth: config.bot.appId ? config.bot.appType : 'disabled', tenant: config.tenantId ?? 'any', proactiveInstall: config.teamsApp.proactiveInstall },
       'Access Packages bot is listening',
     );
 
@@ -159,6 +163,12 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     if (!overrides.store) await store.close();
     throw error;
   }
+}
+
+/** The Graph installer when PROACTIVE_INSTALL is on (config.ts insists on Graph and the catalog id then). */
+function proactiveInstaller(config: Config): TeamsAppInstaller | undefined {
+  const { proactiveInstall, catalogId } = config.teamsApp;
+  return proactiveInstall && config.graph && catalogId ? TeamsAppInstaller.fromConfig(config.graph, catalogId) : undefined;
 }
 
 function counts(kind: KindReport) {

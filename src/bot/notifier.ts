@@ -1,6 +1,8 @@
 // The delivery side of proactive messages: services queue `notify.send` / `notify.update`
 // tasks (src/services/taskNotifications.ts); this turns each into one paced call to the Teams
 // connector and maps the answer to a task outcome (done, retry at a time, or failed).
+// Someone the bot has never talked to (an approver, typically) gets the app installed through
+// Graph first when proactive installation is on, so the card goes into the chat Graph returns.
 import {
   type Attachment,
   type ChannelAccount,
@@ -11,6 +13,8 @@ import {
 } from 'botbuilder';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
+import type { InstallRefusalReason, InstallResult } from '../directory/teamsAppInstaller';
+import { utcDay } from '../domain/digest';
 import type { ConversationRef, Task } from '../domain/model';
 import type { Logger } from '../logger';
 import type { TaskOutcome, TaskRunner } from '../scheduler/taskRunner';
@@ -59,6 +63,25 @@ export interface ProactiveNotifierDeps {
    * failing): whoever queued it re-routes the card so it isn't lost. Without it the task fails.
    */
   channelFallback?: (event: ChannelUnreachable) => Promise<void>;
+  /**
+   * Installs the app for a user the bot has no chat with (PROACTIVE_INSTALL). Without it such
+   * users get a chat opened by member id, which Teams refuses unless the app is installed.
+   */
+  installer?: AppInstaller;
+  /** Told (at most once a day per reason and process) when installing is refused for a configuration reason. */
+  installRefused?: (refusal: InstallConfigurationError) => Promise<void>;
+}
+
+/** What the notifier needs of src/directory/teamsAppInstaller.ts. */
+export interface AppInstaller {
+  installFor(userId: string): Promise<InstallResult>;
+}
+
+/** Proactive installation refused for a reason only an admin can fix. */
+export interface InstallConfigurationError {
+  reason: Extract<InstallRefusalReason, 'forbidden' | 'notFound' | 'invalid'>;
+  /** The installer's message: what failed, the permission or setting to fix, and the fallback meanwhile. */
+  message: string;
 }
 
 /** A channel post that could not be made. */
@@ -96,6 +119,15 @@ type Delivery =
 
 type TurnResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
+/** What proactive installation means for one send. */
+type InstallStep =
+  /** Installed (now or before): send into this chat. */
+  | { kind: 'chat'; chatId: string }
+  /** Not installed: open a chat the usual way; `note` explains why if that fails too. */
+  | { kind: 'fallback'; note?: string }
+  /** Retry later, or give up now. */
+  | { kind: 'outcome'; outcome: TaskOutcome };
+
 /** The bot's own address in a tenant, enough to open a 1:1 chat with any user there. */
 export interface NewChatAddress {
   serviceUrl: string;
@@ -108,6 +140,8 @@ export class ProactiveNotifier {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private readonly log: Logger;
+  /** Install refusals already logged, by reason, with the UTC day: logged once a day, not per card. */
+  private readonly refusalsLogged = new Map<InstallRefusalReason, string>();
 
   constructor(private readonly deps: ProactiveNotifierDeps) {
     const { notify } = deps.config;
@@ -147,6 +181,8 @@ export class ProactiveNotifier {
 
     const stored = await conversationReferences.get(payload.userId);
     let delivery: Delivery;
+    /** Why the app could not be installed, when that explains a failure. */
+    let note: string | undefined;
     if (stored) {
       delivery = await this.sendOn(storedReference(stored), attachment);
       if (!delivery.ok && delivery.failure.kind === 'conversationNotFound') {
@@ -161,7 +197,14 @@ export class ProactiveNotifier {
     } else {
       const address = await this.newChatAddress();
       if (typeof address === 'string') return this.fail(task, `can't reach user ${payload.userId}: ${address}`);
-      delivery = await this.sendOnNewChat(payload.userId, address, attachment);
+      const step: InstallStep = this.deps.installer ? await this.install(task, payload, this.deps.installer) : { kind: 'fallback' };
+      if (step.kind === 'outcome') return step.outcome;
+      if (step.kind === 'chat') {
+        delivery = await this.sendOnInstalledChat(payload.userId, address, step.chatId, attachment);
+      } else {
+        delivery = await this.sendOnNewChat(payload.userId, address, attachment);
+        note = step.note;
+      }
     }
 
     if (delivery.ok) {
@@ -169,7 +212,63 @@ export class ProactiveNotifier {
       this.log.debug({ taskId: task.id, userId: payload.userId, conversationId: delivery.conversationId, template: payload.card.template }, 'card sent');
       return { status: 'done' };
     }
-    return this.outcomeFor(task, delivery.failure, `sending ${payload.card.template} to user ${payload.userId}`);
+    return this.outcomeFor(task, delivery.failure, `sending ${payload.card.template} to user ${payload.userId}`, note);
+  }
+
+  /**
+   * Installs the app for a user with no stored chat and says where to send. Idempotent: an app
+   * already installed (by the user, a setup policy, another instance) just yields its chat.
+   */
+  private async install(task: Task, payload: SendPayload, installer: AppInstaller): Promise<InstallStep> {
+    const what = `installing the app for user ${payload.userId} to send ${payload.card.template}`;
+    let result: InstallResult;
+    try {
+      result = await installer.installFor(payload.userId);
+    } catch (error) {
+      // The installer answers with refusals; a throw is a fault (e.g. no token): worth a retry.
+      result = { ok: false, reason: 'unavailable', retryable: true, message: error instanceof Error ? error.message : String(error) };
+    }
+    if (result.ok) {
+      this.refusalsLogged.clear(); // working again: a later refusal is news
+      this.log.info({ taskId: task.id, userId: payload.userId, chatId: result.chatId, newlyInstalled: result.newlyInstalled }, result.newlyInstalled ? 'app installed for the user' : 'app already installed for the user');
+      return { kind: 'chat', chatId: result.chatId };
+    }
+    switch (result.reason) {
+      case 'throttled':
+      case 'unavailable': {
+        if (task.attempts >= this.deps.config.notify.maxAttempts) {
+          // The last attempt: the app may be installed anyway (setup policy), so try the usual way.
+          return { kind: 'fallback', note: `installing the app kept failing (${result.message})` };
+        }
+        const delay = result.retryAfterMs !== undefined ? Math.min(Math.max(result.retryAfterMs, 1000), RETRY_AFTER_CAP_MS) : this.backoff(task.attempts);
+        this.log.debug({ taskId: task.id, attempts: task.attempts, delayMs: delay, failure: result.message }, 'app installation will be retried');
+        return { kind: 'outcome', outcome: { status: 'retry', at: new Date(this.deps.clock.now().getTime() + delay), error: `${what}: ${result.message}` } };
+      }
+      case 'userNotFound':
+        return { kind: 'outcome', outcome: this.fail(task, `${what}: ${result.message}`) };
+      case 'forbidden':
+      case 'notFound':
+      case 'invalid': {
+        await this.reportRefusal({ reason: result.reason, message: result.message });
+        const prefix = result.reason === 'forbidden' ? 'the bot may not install the app for them' : 'configuration error';
+        return { kind: 'fallback', note: `${prefix}: ${result.message}` };
+      }
+    }
+  }
+
+  /** Logs a configuration refusal with its fix, and tells admins, once a day per reason (not once per card). */
+  private async reportRefusal(refusal: InstallConfigurationError): Promise<void> {
+    const day = utcDay(this.deps.clock.now());
+    if (this.refusalsLogged.get(refusal.reason) === day) return;
+    this.refusalsLogged.set(refusal.reason, day);
+    // Missing consent is expected until an admin grants it; a wrong catalog id or request is a bug in the setup.
+    const level = refusal.reason === 'forbidden' ? 'warn' : 'error';
+    this.log[level]({ reason: refusal.reason, failure: refusal.message }, 'proactive installation refused: opening chats by member id instead, which needs the app installed');
+    try {
+      await this.deps.installRefused?.(refusal);
+    } catch (error) {
+      this.log.error({ err: error }, 'could not report the proactive installation refusal');
+    }
   }
 
   /**
@@ -295,6 +394,14 @@ export class ProactiveNotifier {
     return { ok: true, activityId: result.value.activityId, conversationId: conversationId ?? '', reference: result.value.reference };
   }
 
+  /** Sends into the 1:1 chat Graph returned after installing the app; remembered as the user's chat. */
+  private async sendOnInstalledChat(userId: string, address: NewChatAddress, chatId: string, attachment: Attachment): Promise<Delivery> {
+    const reference = newChatReference(userId, address, chatId);
+    // Saved before sending, as for a chat opened here: it exists whether or not this message gets through.
+    await this.deps.repositories.conversationReferences.save({ id: userId, tenantId: address.tenantId, reference, updatedAt: this.deps.clock.now() });
+    return this.sendOn(reference as Partial<ConversationReference>, attachment);
+  }
+
   private async track(task: Task, payload: SendPayload, delivery: Extract<Delivery, { ok: true }>): Promise<void> {
     if (!payload.trackAs) return;
     if (!delivery.activityId) {
@@ -340,13 +447,15 @@ export class ProactiveNotifier {
     return describeConnectorError(error, this.deps.clock.now().getTime());
   }
 
-  private outcomeFor(task: Task, failure: ConnectorFailure, what: string): TaskOutcome {
+  /** `note` (why the app could not be installed) is added to a failure's message. */
+  private outcomeFor(task: Task, failure: ConnectorFailure, what: string, note?: string): TaskOutcome {
     const summary = summarize(failure);
+    const tail = note ? `; ${note}` : '';
     switch (failure.kind) {
       case 'throttled':
       case 'transient': {
         if (task.attempts >= this.deps.config.notify.maxAttempts) {
-          return this.fail(task, `${what}: gave up after ${task.attempts} attempts: ${summary}`);
+          return this.fail(task, `${what}: gave up after ${task.attempts} attempts: ${summary}${tail}`);
         }
         const delay = failure.kind === 'throttled' && failure.retryAfterMs !== undefined ? Math.min(Math.max(failure.retryAfterMs, 1000), RETRY_AFTER_CAP_MS) : this.backoff(task.attempts);
         this.log.debug({ taskId: task.id, attempts: task.attempts, delayMs: delay, failure: summary }, 'connector call will be retried');
@@ -354,11 +463,11 @@ export class ProactiveNotifier {
       }
       case 'blocked':
         this.log.warn({ taskId: task.id, failure: summary }, 'the user has blocked the bot; messages to them fail until they unblock it');
-        return { status: 'failed', error: `${what}: the user has blocked the bot (${summary})` };
+        return { status: 'failed', error: `${what}: the user has blocked the bot (${summary})${tail}` };
       default: {
         const hint = failure.code ? HINTS.get(failure.code) : undefined;
         const auth = failure.status === 401 ? 'the connector refused the bot\'s credentials: check MicrosoftAppId, MicrosoftAppPassword and MicrosoftAppType' : undefined;
-        return this.fail(task, `${what}: ${[hint ?? auth, summary].filter(Boolean).join(': ')}`);
+        return this.fail(task, `${what}: ${[hint ?? auth, summary].filter(Boolean).join(': ')}${tail}`);
       }
     }
   }

@@ -17,7 +17,7 @@
 // a Teams app setup policy. Throttling and outages come back as retryable refusals: the caller's
 // outbox owns waiting, as for directory writes (graphClient.ts).
 //
-// Not wired into the notifier yet: the notifier opens chats by member id today.
+// Used by the notifier (src/bot/notifier.ts) when PROACTIVE_INSTALL is on, for people it has no chat with.
 
 import type { TokenCredential } from '@azure/identity';
 import type { Client } from '@microsoft/microsoft-graph-client';

@@ -134,6 +134,24 @@ export class AdminNotices {
   }
 
   /**
+   * The bot may not install the app for someone it must message (PROACTIVE_INSTALL): admins hear
+   * it once per reason and UTC day. `message` (the installer's) names the fix and the fallback.
+   */
+  async installRefused(refusal: { reason: 'forbidden' | 'notFound' | 'invalid'; message: string }): Promise<void> {
+    try {
+      const card = notice(
+        'Configuration error: installing the app for people',
+        `The bot could not install Access Packages for someone it has to message (typically an approver who never opened it): ${refusal.message.replace(/[.\s]+$/, '')}. ` +
+          'Meanwhile it opens the chat directly, which Teams allows only when the app is installed for that person. You get this notice at most once a day.',
+        'error',
+      );
+      await this.send(card, `config:teamsAppInstall:${refusal.reason}:${utcDay(this.deps.clock.now())}`);
+    } catch (error) {
+      this.log.error({ err: error, reason: refusal.reason }, 'could not queue the installation refusal notice');
+    }
+  }
+
+  /**
    * A channel post failed for good: the card goes 1:1 to every admin so it isn't lost. When the
    * bot can't post there any more (403/404), the binding is dropped and admins are told once.
    */

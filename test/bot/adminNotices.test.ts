@@ -245,6 +245,24 @@ describe('admin notices (TestAdapter)', () => {
       await accountingApproved(lynne);
       expect((await toChannel()).map(titleOf).sort()).toEqual(['Configuration error: assigning app roles', 'Delivery failed: Accounting for Lynne Robbins']);
     });
+
+    it('proactive installation refused: one notice per reason and day, however many instances report it', async () => {
+      const forbiddenInstall = {
+        reason: 'forbidden' as const,
+        message: "Graph refused to install the Teams app 'app-1' for user 'u-nadia' (403); the app needs the TeamsAppInstallation.ReadWriteSelfForUser.All application permission with admin consent; until then, the user must open Access Packages in Teams once.",
+      };
+      await h.adminNotices.installRefused(forbiddenInstall);
+      await h.adminNotices.installRefused(forbiddenInstall); // a second instance, the same day
+      const notices = (await toUser('u-ivan')).filter((t) => titleOf(t) === 'Configuration error: installing the app for people');
+      expect(notices).toHaveLength(1);
+      expect(cardOfTask(notices[0]!).data.message).toContain('needs the TeamsAppInstallation.ReadWriteSelfForUser.All application permission');
+      expect(cardOfTask(notices[0]!).data.message).toContain('Meanwhile it opens the chat directly');
+
+      await h.adminNotices.installRefused({ reason: 'notFound', message: "the app 'app-1' is not in the tenant's app catalog (check TEAMS_APP_CATALOG_ID)" });
+      h.clock.advance(DAY);
+      await h.adminNotices.installRefused(forbiddenInstall);
+      expect((await toUser('u-ivan')).filter((t) => titleOf(t) === 'Configuration error: installing the app for people')).toHaveLength(3);
+    });
   });
 
   describe('the daily digest', () => {
