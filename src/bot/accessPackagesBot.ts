@@ -36,6 +36,16 @@ type ActionHandler = (userId: string, data: Record<string, unknown>) => Promise<
 const MAX_TEXT_LENGTH = 2000;
 
 /**
+ * Buttons on cards posted for everyone in a channel or group chat (admin notices, the digest).
+ * Answering their Action.Execute with a card would replace that card for the whole
+ * conversation, so there the presser gets the answer as a message and the card stays.
+ */
+const SHARED_CARD_VERBS: ReadonlySet<string> = new Set(['reprocess']);
+
+/** Universal Actions: an invoke answered with a message leaves the card as it is. */
+const MESSAGE_RESPONSE = 'application/vnd.microsoft.activity.message';
+
+/**
  * Teams I/O only: decodes activities, delegates, and renders the answer as a card.
  * Business rules live in the domain and services, never here.
  */
@@ -77,6 +87,9 @@ export class AccessPackagesBot extends TeamsActivityHandler {
     const value = context.activity.value as { action?: { verb?: unknown; data?: unknown } } | undefined;
     const action = decodeAction(value?.action?.verb, value?.action?.data);
     const card = action ? await this.perform(context, action) : this.badAction();
+    if (action && SHARED_CARD_VERBS.has(action.verb) && isSharedConversation(context)) {
+      return { status: 200, body: { statusCode: 200, type: MESSAGE_RESPONSE, value: cardMessage(card) } };
+    }
     const body: AdaptiveCardInvokeResponse = { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card };
     return { status: 200, body };
   }
@@ -208,6 +221,28 @@ function commandConversation(context: TurnContext): CommandConversation {
     ...(text(channelData.team?.id) ? { teamId: text(channelData.team?.id) } : {}),
     ...(text(channelData.team?.name) ? { teamName: text(channelData.team?.name) } : {}),
   };
+}
+
+/** A channel or group chat: a card there is seen by everyone in it. */
+function isSharedConversation(context: TurnContext): boolean {
+  const kind = context.activity.conversation?.conversationType;
+  return kind === 'channel' || kind === 'groupChat';
+}
+
+/** The answer card's text blocks as one message ("Title. Message."), for a message invoke response. */
+function cardMessage(card: AdaptiveCardJson): string {
+  const texts: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === 'object') {
+      const element = node as Record<string, unknown>;
+      if (element.type === 'TextBlock' && typeof element.text === 'string' && element.text.trim()) texts.push(element.text.trim());
+      // Actions (and their fallbacks) are buttons the message can't carry.
+      for (const [key, value] of Object.entries(element)) if (key !== 'actions' && key !== 'fallback') walk(value);
+    }
+  };
+  walk(card.body);
+  return texts.map((t) => (/[.!?:]$/.test(t) ? t : `${t}.`)).join(' ');
 }
 
 function firstName(name: string | undefined): string {

@@ -11,6 +11,7 @@ import {
   ANSWER_PREFIX,
   type Button,
   confirmRemoveCard,
+  justificationInputId,
   myAccessCard,
   myRequestsCard,
   noticeCard,
@@ -58,6 +59,18 @@ export function answersOf(data: CardData): Record<string, unknown> {
   return Object.fromEntries(Object.entries(data).filter(([key]) => key.startsWith(ANSWER_PREFIX)).map(([key, value]) => [key.slice(ANSWER_PREFIX.length), value]));
 }
 
+/**
+ * Extend's reason: My access names each item's box after its assignment (input ids are unique
+ * per card); the expiry warning has a single box named "justification".
+ */
+export function extendJustification(data: CardData): unknown {
+  if (typeof data.assignmentId === 'string') {
+    const key = justificationInputId(data.assignmentId);
+    if (Object.hasOwn(data, key)) return data[key];
+  }
+  return data.justification;
+}
+
 export class SelfServiceActions {
   constructor(
     private readonly services: SelfServices,
@@ -77,7 +90,7 @@ export class SelfServiceActions {
       myRequests: (userId) => this.myRequests(userId),
       cancelRequest: (userId, data) => this.cancel(userId, data.requestId),
       myAccess: (userId) => this.myAccess(userId),
-      extend: (userId, data) => this.extend(userId, data.assignmentId, data.justification),
+      extend: (userId, data) => this.extend(userId, data.assignmentId, extendJustification(data)),
       confirmRemove: (userId, data) => this.confirmRemove(userId, data.assignmentId),
       removeAccess: (userId, data) => this.remove(userId, data.assignmentId),
       letExpire: (userId, data) => this.letExpire(userId, data.assignmentId, data.expiresAt),

@@ -225,9 +225,21 @@ export function myAccessCard(items: AccessSummary[], notice = '') {
       rolesText: rolesText(a),
       note: a.removalPending ? 'Removal in progress.' : (a.extendNote ?? ''),
       canExtend: a.canExtend && !a.removalPending,
+      // Extend opens a reason box when the approvers decide (as on the expiry warning).
+      askJustification: a.extendRequiresApproval,
+      extendText: `Extending asks the approvers to keep it${a.extendUntil ? ` until ${formatInstant(a.extendUntil)}` : ''}.`,
+      // Input ids are unique per card, so each item's box is named after its assignment.
+      justificationId: justificationInputId(a.assignmentId),
+      justificationRequired: a.extendJustificationRequired,
+      justificationLabel: a.extendJustificationRequired ? 'Why do you need it longer? (required)' : 'Why do you need it longer? (optional)',
       canRemove: !a.removalPending,
     })),
   };
+}
+
+/** The id of the reason box next to an item's Extend button in My access. */
+export function justificationInputId(assignmentId: string): string {
+  return `justification:${assignmentId}`;
 }
 
 export function rolesText(a: Pick<AccessSummary, 'roles'>): string {

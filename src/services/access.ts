@@ -18,6 +18,12 @@ export interface AccessSummary {
   expiresAt?: Date;
   roles: GrantedRole[];
   canExtend: boolean;
+  /** Extending goes to the policy's approvers (so My access offers a reason box). */
+  extendRequiresApproval: boolean;
+  /** `extend` refuses without a justification: the approvers require one. */
+  extendJustificationRequired: boolean;
+  /** The end an extension now would give; absent when it would lift the expiry (or isn't allowed). */
+  extendUntil?: Date;
   extendNote?: string;
   removalPending: boolean;
 }
@@ -52,6 +58,10 @@ export class AccessService {
         expiresAt: assignment.expiresAt,
         roles: accessPackage ? grantedRoles(accessPackage, catalog) : [],
         canExtend: plan.allowed && !extendPending,
+        // The same rule `extend` applies, so the card asks for a reason exactly when it is needed.
+        extendRequiresApproval: plan.allowed && plan.requiresApproval,
+        extendJustificationRequired: plan.allowed && plan.requiresApproval && (policy?.approval.requestorJustificationRequired ?? false),
+        ...(plan.allowed && plan.newExpiresAt ? { extendUntil: plan.newExpiresAt } : {}),
         extendNote: extendPending ? 'An extension is waiting for approval.' : plan.allowed ? undefined : plan.message,
         removalPending: openRequests.some((r) => (r.type === 'remove' || r.type === 'adminRemove') && r.assignmentId === assignment.id),
       });

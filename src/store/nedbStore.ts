@@ -7,7 +7,8 @@
 // - filters are rewritten (`toNedbFilter`): NeDB has no `$eq`; its `$ne`/`$nin` match an array
 //   when any element differs (MongoDB: when no element equals); `null` doesn't match a missing
 //   field; `$exists: true` doesn't match an empty array; several operators on one array field
-//   must hold for the same element (MongoDB: for any elements).
+//   must hold for the same element (MongoDB: for any elements). Each such condition becomes a
+//   clause of one top-level `$and`, into which a caller's own `$and` is flattened.
 // - `$pull` from a missing field throws in NeDB and does nothing in MongoDB.
 // - `undefined` fields are dropped (MongoDB's ignoreUndefined), Dates are copied (NeDB hands out
 //   the Date objects it keeps).
@@ -330,21 +331,27 @@ function prepareUpdate(update: Update): Update {
 function toNedbFilter(filter: Filter): Doc {
   const simple: Doc = {};
   const complex: Doc[] = [];
-  for (const [key, value] of Object.entries(filter)) {
-    const clauses =
-      key === '$and' || key === '$or'
-        ? [{ [key]: (value as Filter[]).map(toNedbFilter) }]
-        : isOperatorObject(value)
-          ? Object.entries(value).map(([op, arg]) => fieldClause(key, op, arg))
-          : [equals(key, value)];
-    for (const clause of clauses) {
-      const keys = Object.keys(clause);
-      // Keep `{ field: condition }` at top level where possible: NeDB only uses indexes there.
-      if (keys.length === 1 && keys[0] === key && !(key in simple)) simple[key] = clause[key];
-      else complex.push(clause);
-    }
+  for (const clause of conjuncts(filter)) {
+    const [key] = Object.keys(clause);
+    // Keep `{ field: condition }` at top level where possible: NeDB only uses indexes there.
+    // Everything else (`$not`, `$or`, a second condition on a field) joins the one `$and`.
+    if (!key.startsWith('$') && !(key in simple)) simple[key] = clause[key];
+    else complex.push(clause);
   }
   return complex.length > 0 ? { ...simple, $and: complex } : simple;
+}
+
+/**
+ * The filter as one-key NeDB clauses that must all hold. A caller's `$and` is flattened into
+ * them (rather than kept as a key), so it can't collide with the `$and` the translation builds.
+ */
+function conjuncts(filter: Filter): Doc[] {
+  return Object.entries(filter).flatMap(([key, value]): Doc[] => {
+    if (key === '$and') return (value as Filter[]).flatMap(conjuncts);
+    if (key === '$or') return [{ $or: (value as Filter[]).map(toNedbFilter) }];
+    if (isOperatorObject(value)) return Object.entries(value).map(([op, arg]) => fieldClause(key, op, arg));
+    return [equals(key, value)];
+  });
 }
 
 function fieldClause(fieldPath: string, op: string, arg: unknown): Doc {

@@ -209,6 +209,96 @@ describe('admin notices (TestAdapter)', () => {
     });
   });
 
+  describe('Reprocess pressed on a card everyone in the conversation sees', () => {
+    const GROUP_CHAT = '19:admins-chat@thread.v2';
+
+    /** Action.Execute from a card in the bound channel (or a group chat), as Teams sends it. */
+    function sharedInvoke(user: TeamsUser, data: Record<string, unknown>, kind: 'channel' | 'groupChat' = 'channel'): Partial<Activity> {
+      return cardInvoke(user, 'reprocess', data, {
+        recipient: BOT,
+        serviceUrl: 'https://smba.trafficmanager.net/emea/',
+        ...(kind === 'channel'
+          ? {
+              conversation: { id: `${CHANNEL_ID};messageid=1732266000000`, conversationType: 'channel', tenantId: TENANT, isGroup: true, name: '' },
+              channelData: { tenant: { id: TENANT }, team: { id: TEAM_ID, name: 'IT admins' }, channel: { id: CHANNEL_ID, name: 'Access notices' } },
+            }
+          : { conversation: { id: GROUP_CHAT, conversationType: 'groupChat', tenantId: TENANT, isGroup: true, name: '' } }),
+      });
+    }
+
+    /** Processes an invoke; returns its response and any messages the bot sent besides it. */
+    async function invoke(activity: Partial<Activity>) {
+      await h.adapter.processActivity(activity);
+      const sent = h.adapter.activeQueue.splice(0).filter((a) => a.type !== 'invokeResponse');
+      return { response: h.lastInvokeResponse(), sent };
+    }
+
+    /** Lynne's Accounting fails (no app role permission); its failure notice is posted in the bound channel. */
+    async function failedInChannel(): Promise<string> {
+      await say(channelMessage(ivan, 'notices here'));
+      directory.fail('addAppRoleAssignment', () => new DirectoryError('forbidden', 'Graph refused to assign app role (403); the app needs the AppRoleAssignment.ReadWrite.All application permission with admin consent'), 2);
+      const request = await accountingApproved(lynne);
+      const failure = (await toChannel()).find((t) => titleOf(t).startsWith('Delivery failed'))!;
+      expect(cardOfTask(failure).data.buttons).toEqual([{ title: 'Reprocess', verb: 'reprocess', id: request.assignmentId }]);
+      return request.assignmentId!;
+    }
+
+    it('in the channel, the admin gets the answer as a message and the card stays; the delivery is redone', async () => {
+      const assignmentId = await failedInChannel();
+      expect((await h.repositories.assignments.get(assignmentId))!.state).toBe('partiallyDelivered');
+
+      const { response, sent } = await invoke(sharedInvoke(ivan, { id: assignmentId }));
+      expect(response).toEqual({
+        status: 200,
+        body: {
+          statusCode: 200,
+          type: 'application/vnd.microsoft.activity.message',
+          value: `Reprocessing: Accounting. Every resource role of ${assignmentId} is being delivered again. The user and admins hear how it ends.`,
+        },
+      });
+      expect(sent).toEqual([]); // nothing posted in the channel either
+      expect((await h.repositories.assignments.get(assignmentId))!.state).toBe('delivering');
+      await drain();
+      expect((await h.repositories.assignments.get(assignmentId))!.state).toBe('delivered');
+      expect((await auditActions('admin.reprocess')).map((e) => [e.actorId, e.assignmentId])).toEqual([['u-ivan', assignmentId]]);
+    });
+
+    it('in the channel, a non-admin\'s press is refused to them alone, audited, and changes nothing', async () => {
+      const assignmentId = await failedInChannel();
+      const before = await h.repositories.assignments.get(assignmentId);
+      const refusals = (await auditActions('admin.refused')).length;
+
+      const { response, sent } = await invoke(sharedInvoke(fred, { id: assignmentId }));
+      expect(response?.body).toMatchObject({ statusCode: 200, type: 'application/vnd.microsoft.activity.message' });
+      expect((response?.body as { value: string }).value).toMatch(/^Admins only\. /);
+      expect(sent).toEqual([]);
+      expect(await h.repositories.assignments.get(assignmentId)).toEqual(before);
+      expect((await auditActions('admin.refused')).map((e) => e.actorId).slice(refusals)).toEqual(['u-fred']);
+    });
+
+    it('in a group chat too; a stale press says so in the message', async () => {
+      const assignmentId = await failedInChannel();
+      const first = await invoke(sharedInvoke(ivan, { id: assignmentId }, 'groupChat'));
+      expect(first.response?.body).toMatchObject({ type: 'application/vnd.microsoft.activity.message', value: expect.stringContaining(`Every resource role of ${assignmentId} is being delivered again.`) });
+      const unknown = await invoke(sharedInvoke(ivan, { id: 'ASG-NOPE' }, 'groupChat'));
+      expect(unknown.response?.body).toMatchObject({ type: 'application/vnd.microsoft.activity.message', value: "Nothing to reprocess. There's no assignment or request ASG-NOPE." });
+    });
+
+    it('1:1 (the notice in the admin\'s own chat) the answer still replaces the card', async () => {
+      directory.fail('addAppRoleAssignment', () => new DirectoryError('forbidden', 'Graph refused to assign app role (403)'), 2);
+      const request = await accountingApproved(lynne);
+      const { response } = await invoke(cardInvoke(ivan, 'reprocess', { id: request.assignmentId }));
+      const body = response?.body as { type: string; value: Record<string, unknown> };
+      expect(body.type).toBe('application/vnd.microsoft.card.adaptive');
+      expect(cardText(body.value)).toContain('Reprocessing: Accounting');
+    });
+
+    it('other buttons pressed in a channel still answer with a card', async () => {
+      const { response } = await invoke(cardInvoke(ivan, 'help', {}, { conversation: { id: `${CHANNEL_ID};messageid=1`, conversationType: 'channel', tenantId: TENANT, isGroup: true, name: '' } }));
+      expect((response?.body as { type: string }).type).toBe('application/vnd.microsoft.card.adaptive');
+    });
+  });
+
   describe('configuration errors', () => {
     const forbidden = (user: string) =>
       new DirectoryError(

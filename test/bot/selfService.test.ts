@@ -39,6 +39,17 @@ describe('employee self-service (TestAdapter, example catalog)', () => {
     return { card: reply!, text: cardText(reply) };
   }
 
+  /** Every element or action of a card (ShowCards included) that `match` accepts. */
+  function findAll(node: unknown, match: (n: Record<string, unknown>) => boolean, found: Record<string, unknown>[] = []): Record<string, unknown>[] {
+    if (Array.isArray(node)) node.forEach((n) => findAll(n, match, found));
+    else if (node && typeof node === 'object') {
+      const obj = node as Record<string, unknown>;
+      if (match(obj)) found.push(obj);
+      for (const [key, value] of Object.entries(obj)) if (key !== 'fallback') findAll(value, match, found);
+    }
+    return found;
+  }
+
   async function stored() {
     const { store } = h;
     return {
@@ -362,6 +373,55 @@ describe('employee self-service (TestAdapter, example catalog)', () => {
       expect(request).toMatchObject({ type: 'extend', state: 'pendingApproval', assignmentId: assignment.id });
       // A second Extend while one waits is refused.
       expect((await press(fred, 'extend', { assignmentId: assignment.id, justification: 'again' })).text).toContain('You already asked to extend "Accounting"');
+    });
+
+    it('Extend opens a reason box when the approvers require one; with a reason it goes to approval', async () => {
+      const assignment = await giveAssignment(fred, 'accounting', 'employees', new Date('2026-12-01T00:00:00Z'));
+      const { card } = await say(fred, 'my access');
+      const [extend] = findAll(card, (n) => n.type === 'Action.ShowCard');
+      expect(extend).toMatchObject({ title: 'Extend' });
+      const [box] = findAll(extend, (n) => n.type === 'Input.Text');
+      expect(box).toMatchObject({ id: `justification:${assignment.id}`, isRequired: true, label: 'Why do you need it longer? (required)' });
+      expect(cardText(extend)).toContain('Extending asks the approvers to keep it until 21 May 2027');
+      // The box's own Extend sends the assignment; Teams adds the typed reason under the box's id.
+      const [send] = findAll(extend, (n) => n.type === 'Action.Execute');
+      expect(send).toMatchObject({ verb: 'extend', data: { verb: 'extend', assignmentId: assignment.id } });
+
+      const { text } = await press(fred, 'extend', { ...(send!.data as object), [String(box!.id)]: '  Quarter-end close  ' });
+      expect(text).toMatch(/Extension of "Accounting" requested \(REQ-/);
+      expect(text).toContain('An extension is waiting for approval.');
+      const [request] = await h.repositories.requests.listForUser('u-fred');
+      expect(request).toMatchObject({ type: 'extend', state: 'pendingApproval', assignmentId: assignment.id, justification: 'Quarter-end close' });
+      expect(await h.store.collection('tasks').findOne({ type: TASK_TYPES.startApproval })).toMatchObject({ payload: { requestId: request!.id } });
+      expect((await h.repositories.audit.query({ userId: 'u-fred' })).map((e) => e.action)).toEqual(['request.submitted']);
+    });
+
+    it('Extend from My access without the required reason is refused and stores nothing', async () => {
+      const assignment = await giveAssignment(fred, 'accounting', 'employees', new Date('2026-12-01T00:00:00Z'));
+      const before = await stored();
+      for (const reason of [undefined, '', '   ']) {
+        const data = reason === undefined ? { assignmentId: assignment.id } : { assignmentId: assignment.id, [`justification:${assignment.id}`]: reason };
+        expect((await press(fred, 'extend', data)).text).toContain('Please say why you need the extension: the approvers need a justification.');
+      }
+      // Another item's box doesn't count for this one.
+      expect((await press(fred, 'extend', { assignmentId: assignment.id, 'justification:asg-other': 'Quarter-end close' })).text).toContain('the approvers need a justification');
+      expect(await stored()).toEqual(before);
+      expect((await h.repositories.assignments.get(assignment.id))!.expiresAt).toEqual(new Date('2026-12-01T00:00:00Z'));
+    });
+
+    it('the reason box is absent when extending needs no approval, and optional when no reason is required', async () => {
+      const policy = (await h.repositories.policies.get('accounting', 'employees'))!;
+      await h.repositories.policies.save({ ...policy, lifecycle: { ...policy.lifecycle, extension: { allowed: true, requiresApproval: false } } });
+      const assignment = await giveAssignment(fred, 'accounting', 'employees', new Date('2026-12-01T00:00:00Z'));
+      const direct = (await say(fred, 'my access')).card;
+      expect(findAll(direct, (n) => n.type === 'Action.ShowCard' || n.type === 'Input.Text')).toEqual([]);
+      expect(JSON.stringify(direct)).toContain(`"title":"Extend","verb":"extend","data":{"verb":"extend","assignmentId":"${assignment.id}"}`);
+
+      await h.repositories.policies.save({ ...policy, approval: { ...policy.approval, requestorJustificationRequired: false } });
+      const [box] = findAll((await say(fred, 'my access')).card, (n) => n.type === 'Input.Text');
+      expect(box).toMatchObject({ id: `justification:${assignment.id}`, isRequired: false, label: 'Why do you need it longer? (optional)' });
+      expect((await press(fred, 'extend', { assignmentId: assignment.id })).text).toMatch(/Extension of "Accounting" requested/);
+      expect((await h.repositories.requests.listForUser('u-fred'))[0]).toMatchObject({ type: 'extend', state: 'pendingApproval' });
     });
 
     it('Extend without approval extends at once, never past the policy', async () => {

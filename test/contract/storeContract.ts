@@ -271,6 +271,32 @@ export function describeStoreContract(
         expect(await ids(c, { name: { $ne: 'beta' }, $or: [{ tags: 'y' }, { items: { $exists: false } }] })).toEqual(['a', 'd']);
       });
 
+      // A caller's $and must survive next to conditions the embedded adapter rewrites into
+      // clauses of its own ($ne, $nin, $exists, null, $or).
+      it.each<[string, Filter, string[]]>([
+        ['$ne', { n: { $ne: 2 }, $and: [{ n: { $lt: 4 } }] }, ['a', 'c']],
+        ['$ne (after the $and)', { $and: [{ tags: 'y' }], name: { $ne: 'alpha' } }, ['b']],
+        ['$nin', { name: { $nin: ['alpha'] }, $and: [{ tags: 'y' }] }, ['b']],
+        ['$exists: true', { tags: { $exists: true }, $and: [{ n: { $gte: 2 } }] }, ['b', 'c']],
+        ['$exists: false', { 'profile.zip': { $exists: false }, $and: [{ n: { $lte: 3 } }] }, ['b', 'c']],
+        ['null equality', { optional: null, $and: [{ n: { $gt: 1 } }] }, ['b', 'd']],
+        ['$in with null', { optional: { $in: [null] }, $and: [{ n: { $lt: 4 } }] }, ['a', 'b']],
+        ['$or beside it', { $or: [{ tags: 'x' }, { n: { $gte: 3 } }], $and: [{ optional: { $ne: 'set' } }], n: { $ne: 1 } }, ['d']],
+        ['$or inside it', { optional: null, $and: [{ $or: [{ n: 1 }, { n: 4 }] }] }, ['a', 'd']],
+        ['nested $and', { name: { $ne: 'delta' }, $and: [{ $and: [{ n: { $gte: 2 } }, { tags: { $exists: true } }] }, { n: { $lte: 4 } }] }, ['b', 'c']],
+        ['the same field in and out of it', { n: { $ne: 3 }, $and: [{ n: { $gt: 1 } }, { n: { $ne: 4 } }] }, ['b']],
+      ])('keeps a caller\'s $and next to %s', async (_label, filter, expected) => {
+        const c = await seeded();
+        expect(await ids(c, filter)).toEqual(expected);
+        expect(await c.count(filter)).toBe(expected.length);
+        expect(expected).toContain((await c.findOne(filter))?._id);
+        // Updates and deletes take the same filter as their precondition.
+        expect(await c.updateMany(filter, { $set: { hit: true } })).toBe(expected.length);
+        expect(await ids(c, { hit: true })).toEqual(expected);
+        expect(await c.delete(filter)).toBe(expected.length);
+        expect(await c.count({})).toBe(4 - expected.length);
+      });
+
       it('counts matching documents', async () => {
         const c = await seeded();
         expect(await c.count({})).toBe(4);

@@ -87,6 +87,8 @@ const access = (overrides: Partial<AccessSummary>): AccessSummary => ({
   expiresAt: new Date('2027-05-21T09:00:00Z'),
   roles: details.roles,
   canExtend: true,
+  extendRequiresApproval: false,
+  extendJustificationRequired: false,
   removalPending: false,
   ...overrides,
 });
@@ -183,6 +185,12 @@ const SAMPLES: Record<string, object[]> = {
   myAccess: [
     myAccessCard([access({}), access({ assignmentId: 'a2', canExtend: false, extendNote: 'This package cannot be extended.' }), access({ assignmentId: 'a3', expiresAt: undefined, removalPending: true })], 'Extended.'),
     myAccessCard([]),
+    // Extension through approval: a reason box per item (required, optional), each with its own input id.
+    myAccessCard([
+      access({ extendRequiresApproval: true, extendJustificationRequired: true, extendUntil: new Date('2027-11-17T09:00:00Z') }),
+      access({ assignmentId: 'a2', packageName: 'Payment run', extendRequiresApproval: true }),
+      access({ assignmentId: 'a3', packageName: 'Audit archive' }),
+    ]),
   ],
   confirmRemove: [confirmRemoveCard(access({}))],
   expiryWarning: [
@@ -305,6 +313,17 @@ describe('card templates', () => {
     expect(quiet).toContain('No delivery has failed.');
     expect(quiet).toContain('No request is denied automatically in the next 2 days.');
     expect(quiet).toContain('No approval was escalated.');
+  });
+
+  it('My access gives each item whose extension goes to approval its own reason box', () => {
+    const card = JSON.stringify(renderer.render('myAccess', SAMPLES.myAccess![2]!));
+    expect(card.match(/"type":"Action.ShowCard","title":"Extend"/g)).toHaveLength(2);
+    expect(card).toContain('"id":"justification:a1","label":"Why do you need it longer? (required)"');
+    expect(card).toContain('"id":"justification:a2","label":"Why do you need it longer? (optional)"');
+    expect(card).toContain('Extending asks the approvers to keep it until 17 Nov 2027 at 09:00 UTC.');
+    // No approval: Extend acts at once, without a box.
+    expect(card).toContain('"title":"Extend","verb":"extend","data":{"verb":"extend","assignmentId":"a3"}');
+    expect(card).not.toContain('justification:a3');
   });
 
   it('an approver sees who an admin asks for, and an admin cancel says so', () => {

@@ -62,11 +62,9 @@ export class PackageRepository {
   /** Visible (not hidden, not disabled) packages among `ids`, matching every word of `text`, a page at a time. */
   async search(query: PackageSearch): Promise<{ items: AccessPackage[]; total: number }> {
     const words = searchWords(query.text ?? '').map((w) => w.slice(0, MAX_TERM_LENGTH));
-    const filter: Filter = { _id: { $in: query.ids }, hidden: false, catalog: { $in: query.catalogIds } };
+    const filter: Filter = { _id: { $in: query.ids }, hidden: false, catalog: { $in: query.catalogIds }, ...enabledIs(true) };
     // The first word goes through the searchTerms index; the others narrow that candidate set.
-    // "Not disabled" goes into the same $and: the embedded adapter moves a top-level $ne into
-    // an $and of its own, which would replace this one.
-    filter.$and = [...words.map((w) => ({ searchTerms: w })), enabledIs(true)];
+    if (words.length > 0) filter.$and = words.map((w) => ({ searchTerms: w }));
     const [docs, total] = await Promise.all([
       this.collection.find(filter, { sort: { displayName: 1, _id: 1 }, skip: query.skip, limit: query.limit }),
       this.collection.count(filter),
