@@ -84,6 +84,11 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const store = overrides.store ?? (await openStore({ mongodbUri: config.mongodbUri, dataDir: config.dataDir }));
   try {
     const repositories = await openRepositories(store, clock);
+    // The embedded store belongs to this one process: a lease left in it was ours before a crash.
+    if (store.kind === 'embedded') {
+      const released = await repositories.tasks.releaseLeases();
+      if (released > 0) logger.warn({ released }, 'resumed tasks the previous run had claimed when it stopped');
+    }
     const report = await applyCatalog(catalog.catalog, repositories);
     logCatalogReport(logger, config.catalogFile, report);
 
