@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './logger';
 import { Scheduler } from './scheduler/scheduler';
 import { TaskRunner } from './scheduler/taskRunner';
 import type { LifecycleService } from './services/lifecycle';
+import { resumeHandovers } from './services/recovery';
 import { openStore } from './store/openStore';
 import type { DocumentStore } from './store/port';
 import { openRepositories, type Repositories } from './store/repositories';
@@ -89,6 +90,9 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       const released = await repositories.tasks.releaseLeases();
       if (released > 0) logger.warn({ released }, 'resumed tasks the previous run had claimed when it stopped');
     }
+    // A crash between storing a request and queueing its next task must not strand it.
+    const requeued = await resumeHandovers(repositories);
+    if (requeued > 0) logger.warn({ requeued }, 'queued again the next step of requests a crash had interrupted');
     const report = await applyCatalog(catalog.catalog, repositories);
     logCatalogReport(logger, config.catalogFile, report);
 

@@ -1,5 +1,9 @@
 import { openEmbeddedStore } from '../../src/store/nedbStore';
+import { openRepositories } from '../../src/store/repositories';
 import { TaskRepository } from '../../src/store/repositories/tasks';
+import { resumeHandovers } from '../../src/services/recovery';
+import type { AccessRequest } from '../../src/domain/model';
+import { FakeClock } from '../support/fakeClock';
 import { TASK_TYPES } from '../../src/services/workflow';
 import { startTestApp } from '../support/testApp';
 
@@ -24,6 +28,37 @@ describe('restart after a crash on the embedded store', () => {
       await app.taskRunner.run();
       expect((await app.repositories.tasks.get(claimed.id))?.state).toBe('done');
       expect(await app.repositories.tasks.get(later.id)).toMatchObject({ state: 'pending', dueAt: later.dueAt });
+    } finally {
+      await app.close();
+    }
+  });
+
+  // Also found by it: a kill between storing a request (or a decision) and queueing its next
+  // task left the request pending for good: no approval card, no delivery, no timeout.
+  it('queues again the next step of requests a crash interrupted, once', async () => {
+    const store = await openEmbeddedStore({});
+    const clock = new FakeClock();
+    const repositories = await openRepositories(store, clock);
+    const now = clock.now();
+    const base = { type: 'add' as const, packageId: 'accounting', policyId: 'employees', justification: 'Month end', answers: [], schedule: {}, stages: [], createdAt: now, updatedAt: now, history: [] };
+    // Submitted (approval needed), its startApproval task never queued.
+    await repositories.requests.insert({ ...base, id: 'REQ-CRASH1', requesterId: 'u-fred', targetUserId: 'u-fred', state: 'pendingApproval', currentStage: 0 } as AccessRequest);
+    // Approved, its delivery task never queued.
+    await repositories.requests.insert({ ...base, id: 'REQ-CRASH2', requesterId: 'u-lola', targetUserId: 'u-lola', state: 'delivering' } as AccessRequest);
+    const tasksBefore = await store.collection('tasks').count({});
+
+    const app = await startTestApp({}, { store });
+    try {
+      expect(await store.collection('tasks').count({})).toBe(tasksBefore + 2);
+      app.clock.set(now);
+      await app.taskRunner.run();
+      await app.taskRunner.run();
+      expect((await app.repositories.requests.get('REQ-CRASH1'))?.stages).toHaveLength(1);
+      expect((await app.repositories.requests.get('REQ-CRASH2'))?.assignmentId).toBe('ASG-REQ-CRASH2');
+      // Another start finds nothing missing and queues nothing twice.
+      const tasks = await store.collection('tasks').count({});
+      expect(await resumeHandovers(app.repositories)).toBe(0);
+      expect(await store.collection('tasks').count({})).toBe(tasks);
     } finally {
       await app.close();
     }
