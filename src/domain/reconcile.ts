@@ -44,6 +44,11 @@ export interface ReconcileInput {
   assignments: readonly ReconcileAssignment[];
   /** Keys (see keyOf) the directory says the user holds; every key of `keysToCheck` was asked. */
   held: ReadonlySet<string>;
+  /**
+   * Keys whose ledger row is gone because the last holder ended while the user had the role
+   * from before (the removal kept it, as audited): pre-existing access, not drift.
+   */
+  keptAsPreExisting?: ReadonlySet<string>;
 }
 
 export interface ReconcileReport {
@@ -63,6 +68,21 @@ function parseKey(key: string): ReconcileKey {
 }
 
 const isActive = (state: AssignmentState) => ACTIVE_ASSIGNMENT_STATES.includes(state);
+
+/** Keys the directory still has that only ended assignments held, with no ledger row: the audit tells whether the removal kept them on purpose. */
+export function endedButHeld(input: ReconcileInput): { key: ReconcileKey; assignmentIds: string[] }[] {
+  const rows = new Set(input.grants.map((g) => keyOf(g)));
+  const active = new Set<string>();
+  const ended = new Map<string, string[]>();
+  for (const a of input.assignments) {
+    for (const r of a.roles) {
+      const key = keyOf({ userId: a.userId, ...r });
+      if (isActive(a.state)) active.add(key);
+      else ended.set(key, [...(ended.get(key) ?? []), a.id]);
+    }
+  }
+  return [...ended].filter(([key]) => input.held.has(key) && !active.has(key) && !rows.has(key)).map(([key, assignmentIds]) => ({ key: parseKey(key), assignmentIds }));
+}
 
 /** Every key the directory must be asked about: the ledger's and every assignment role's. */
 export function keysToCheck(grants: readonly Grant[], assignments: readonly ReconcileAssignment[]): ReconcileKey[] {
@@ -111,6 +131,10 @@ export function reconcile(input: ReconcileInput): ReconcileReport {
   for (const [key, ended] of endedHolders) {
     const row = rows.get(key);
     if (!input.held.has(key) || activeHolders.has(key) || row?.preExisting) continue;
+    if (!row && input.keptAsPreExisting?.has(key)) {
+      preExisting.push(parseKey(key));
+      continue;
+    }
     if (row && row.heldBy.some((id) => byId.has(id) && isActive(byId.get(id)!.state))) continue;
     drift.push({ kind: 'heldAfterEnd', ...parseKey(key), assignmentIds: ended, detail: `still in the directory after ${ended.join(', ')} ended` });
   }

@@ -2,7 +2,7 @@
 // once, and applies the pure comparison (domain/reconcile.ts). Reads only: it repairs nothing
 // (an admin reprocesses or removes what it reports).
 
-import { type ReconcileAssignment, type ReconcileReport, keyOf, keysToCheck, reconcile } from '../domain/reconcile';
+import { endedButHeld, type ReconcileAssignment, type ReconcileReport, keyOf, keysToCheck, reconcile } from '../domain/reconcile';
 import type { Resource } from '../domain/model';
 import { type Directory, DirectoryError } from '../directory/port';
 import type { Repositories } from '../store/repositories';
@@ -37,7 +37,13 @@ export async function runReconciliation(repositories: Repositories, directory: D
     const type = typeOfOrigin.get(key.originId);
     if (await holds(directory, type, key.originId, key.userId, key.role)) held.add(keyOf(key));
   }
-  return reconcile({ grants, assignments: resolved, held });
+  const keptAsPreExisting = new Set<string>();
+  for (const { key, assignmentIds } of endedButHeld({ grants, assignments: resolved, held })) {
+    const events = await repositories.audit.query({ userId: key.userId, limit: 1000 });
+    const kept = events.some((e) => e.action === 'delivery.kept' && e.details?.reason === 'preExisting' && assignmentIds.includes(e.assignmentId ?? ''));
+    if (kept) keptAsPreExisting.add(keyOf(key));
+  }
+  return reconcile({ grants, assignments: resolved, held, keptAsPreExisting });
 }
 
 /** Whether the directory gives the user this role; an object that no longer exists gives nothing. */

@@ -281,7 +281,7 @@ describe('kill -9 and restart during 200 concurrent flows', () => {
       }
       const report = await runReconciliation(repositories, directory);
       expect(report.drift).toEqual([]);
-      expect(report.preExisting.length).toBe(PRE_EXISTING * 2);
+      expect(report.preExisting.length).toBe(PRE_EXISTING * 2); // Team A and the app role of users 1..3
     } finally {
       await store.close();
     }

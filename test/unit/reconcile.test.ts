@@ -1,4 +1,4 @@
-import { formatReconcileReport, keysToCheck, keyOf, reconcile, type ReconcileAssignment } from '../../src/domain/reconcile';
+import { endedButHeld, formatReconcileReport, keysToCheck, keyOf, reconcile, type ReconcileAssignment } from '../../src/domain/reconcile';
 import type { Grant } from '../../src/domain/model';
 
 const at = new Date('2026-01-01T00:00:00Z');
@@ -64,6 +64,15 @@ describe('reconcile: the ledger and assignments against the directory', () => {
     expect(kinds).toContain('heldAfterEnd:u1');
     expect(kinds).not.toContain('heldAfterEnd:u2');
     expect(kinds).not.toContain('heldAfterEnd:u3');
+  });
+
+  it('does not count as drift access the removal kept because the user had it before (its row is gone)', () => {
+    const input = { grants: [], assignments: [assignment('A1', 'u1', 'removed', [['g1', 'member', 'removed']])], held: held(['u1', 'g1', 'member']) };
+    expect(endedButHeld(input)).toEqual([{ key: { userId: 'u1', originId: 'g1', role: 'member' }, assignmentIds: ['A1'] }]);
+    expect(reconcile(input).drift.map((d) => d.kind)).toEqual(['heldAfterEnd']);
+    const report = reconcile({ ...input, keptAsPreExisting: new Set([keyOf({ userId: 'u1', originId: 'g1', role: 'member' })]) });
+    expect(report.drift).toEqual([]);
+    expect(report.preExisting).toEqual([{ userId: 'u1', originId: 'g1', role: 'member' }]);
   });
 
   it('reports a ledger row left with no holder', () => {
