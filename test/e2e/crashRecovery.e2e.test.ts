@@ -63,4 +63,32 @@ describe('restart after a crash on the embedded store', () => {
       await app.close();
     }
   });
+
+  // And: a grant task killed after recording its role but before settling the assignment ran
+  // again, found the role recorded and stopped, leaving the assignment and request delivering.
+  it('a grant task run again after a crash settles the assignment its first run recorded', async () => {
+    const store = await openEmbeddedStore({});
+    const clock = new FakeClock();
+    const repositories = await openRepositories(store, clock);
+    const now = clock.now();
+    await repositories.requests.insert({
+      id: 'REQ-CRASH3', type: 'add', packageId: 'accounting', policyId: 'employees', requesterId: 'u-lola', targetUserId: 'u-lola', answers: [], schedule: {},
+      stages: [], createdAt: now, updatedAt: now, history: [], state: 'delivering', assignmentId: 'ASG-REQ-CRASH3',
+    } as AccessRequest);
+    await repositories.assignments.insert({
+      id: 'ASG-REQ-CRASH3', packageId: 'accounting', policyId: 'employees', userId: 'u-lola', state: 'delivering', startAt: now, requestIds: ['REQ-CRASH3'], createdAt: now, updatedAt: now,
+      roles: [{ resource: 'finance-team', role: 'member', state: 'delivered' }],
+    });
+    await repositories.tasks.enqueue({ type: 'grant.add', payload: { assignmentId: 'ASG-REQ-CRASH3', index: 0 }, dedupeKey: 'grant.add:ASG-REQ-CRASH3:0' });
+
+    const app = await startTestApp({}, { store });
+    try {
+      app.clock.set(now);
+      await app.taskRunner.run();
+      expect((await app.repositories.assignments.get('ASG-REQ-CRASH3'))?.state).toBe('delivered');
+      expect((await app.repositories.requests.get('REQ-CRASH3'))?.state).toBe('delivered');
+    } finally {
+      await app.close();
+    }
+  });
 });
