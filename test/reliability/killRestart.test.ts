@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +17,15 @@ import { REPO_ROOT } from '../support/testApp';
 import { actionsIn, ADMIN, APPROVER, BOT, PRE_EXISTING, seededRandom, seedFromEnv, TENANT, userId, writeWorld } from './fixtures';
 
 const run = promisify(execFile);
+
+/** A port nothing listens on now (the bot must get the same one on every restart). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Kill -9 at random moments while 200 flows run through the BUILT bot (dist/index.js) on the
@@ -57,7 +67,7 @@ describe('kill -9 and restart during 200 concurrent flows', () => {
       const card = call.method === 'POST' && call.conversationId ? cardOf(call.body) : undefined;
       if (card) received.set(call.conversationId!, [...(received.get(call.conversationId!) ?? []), cardText(card)]);
     };
-    const port = 40000 + Math.floor(random() * 9000);
+    const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
     const env = {
       PATH: process.env.PATH ?? '',
