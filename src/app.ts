@@ -19,6 +19,7 @@ import { createLogger, type Logger } from './logger';
 import { Scheduler } from './scheduler/scheduler';
 import { TaskRunner } from './scheduler/taskRunner';
 import type { LifecycleService } from './services/lifecycle';
+import { resumeHandovers } from './services/recovery';
 import { openStore } from './store/openStore';
 import type { DocumentStore } from './store/port';
 import { openRepositories, type Repositories } from './store/repositories';
@@ -85,6 +86,14 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const store = overrides.store ?? (await openStore({ mongodbUri: config.mongodbUri, dataDir: config.dataDir }));
   try {
     const repositories = await openRepositories(store, clock);
+    // The embedded store belongs to this one process: a lease left in it was ours before a crash.
+    if (store.kind === 'embedded') {
+      const released = await repositories.tasks.releaseLeases();
+      if (released > 0) logger.warn({ released }, 'resumed tasks the previous run had claimed when it stopped');
+    }
+    // A crash between storing a request and queueing its next task must not strand it.
+    const requeued = await resumeHandovers(repositories);
+    if (requeued > 0) logger.warn({ requeued }, 'queued again the next step of requests a crash had interrupted');
     const report = await applyCatalog(catalog.catalog, repositories);
     logCatalogReport(logger, config.catalogFile, report);
 

@@ -7,6 +7,7 @@ import { AdminQueryCommands } from './bot/adminQueryCommands';
 import { AdminNoticeCommands } from './bot/adminNoticeCommands';
 import { AdminChangeCommands } from './bot/adminChangeCommands';
 import { ApprovalActions } from './bot/approvalActions';
+import { ReconcileCommands } from './bot/reconcileCommands';
 import { SelfServiceActions } from './bot/selfServiceActions';
 import type { Clock } from './clock';
 import type { Directory } from './directory/port';
@@ -141,6 +142,7 @@ export function buildBot(input: BotInput): BotGraph {
       new AdminQueryCommands(queries, exports, cards, exportSettings.linkMinutes),
       new AdminNoticeCommands(adminNotices, digest, directory, cards, digestSchedule),
       adminChangeCommands(input, services, admins, cards),
+      new ReconcileCommands(repositories, directory, cards),
     ]),
     clock,
     logger,

@@ -156,6 +156,13 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
     adminOnly: true,
   },
   {
+    name: 'reconcile',
+    usage: 'reconcile',
+    description: 'Admins: compare the grant ledger with the directory and list any drift.',
+    aliases: [],
+    adminOnly: true,
+  },
+  {
     name: 'help',
     usage: 'help',
     description: 'Show what you can do here.',

@@ -130,7 +130,11 @@ export class DeliveryService {
     const context = await this.roleContext(assignmentId, index);
     if (!context) return DONE;
     const { assignment, role, target, resource } = context;
-    if (role.state !== 'pending') return DONE; // already settled by an earlier run
+    // Already recorded by an earlier run: that run may have died before settling the assignment.
+    if (role.state !== 'pending') {
+      await this.settleDelivery(assignmentId);
+      return DONE;
+    }
 
     try {
       const key = grantKey(assignment.userId, resource.originId, role.role);
@@ -196,7 +200,10 @@ export class DeliveryService {
     const context = await this.roleContext(assignmentId, index);
     if (!context) return DONE;
     const { assignment, role, target, resource } = context;
-    if (role.state !== 'removing') return DONE;
+    if (role.state !== 'removing') {
+      await this.settleRemoval(assignmentId); // an earlier run may have died before settling it
+      return DONE;
+    }
     try {
       const key = grantKey(assignment.userId, resource.originId, role.role);
       const row = await repositories.grants.get(assignment.userId, resource.originId, role.role);
@@ -310,12 +317,22 @@ export class DeliveryService {
   private async settleDelivery(assignmentId: string): Promise<void> {
     const { repositories, clock, notifications } = this.deps;
     const assignment = await repositories.assignments.get(assignmentId);
-    if (!assignment || assignment.state !== 'delivering') return;
-    const state = deliveredState(assignment.roles);
-    if (!state) return;
+    if (!assignment) return;
     const now = clock.now();
-    const settled = await repositories.assignments.update(assignmentId, { state: 'delivering' }, { $set: { state, updatedAt: now } });
-    if (!settled) return; // another worker settled it
+    let state: Assignment['state'];
+    if (assignment.state === 'delivering') {
+      const outcome = deliveredState(assignment.roles);
+      if (!outcome) return;
+      const settled = await repositories.assignments.update(assignmentId, { state: 'delivering' }, { $set: { state: outcome, updatedAt: now } });
+      if (!settled) return; // another worker settled it
+      state = outcome;
+    } else {
+      // Settled by a run that died before the rest: finish it if its requests still wait.
+      if (assignment.state !== 'delivered' && assignment.state !== 'partiallyDelivered' && assignment.state !== 'deliveryFailed') return;
+      const waiting = await repositories.requests.getMany(assignment.requestIds);
+      if (!waiting.some((r) => r.state === 'delivering')) return;
+      state = assignment.state;
+    }
     for (const requestId of assignment.requestIds) {
       await repositories.requests.transition(requestId, 'delivering', { $set: { state, updatedAt: now }, $push: { history: { at: now, actorId: 'system', action: state } } });
     }
@@ -363,12 +380,16 @@ export class DeliveryService {
   private async settleRemoval(assignmentId: string): Promise<void> {
     const { repositories, clock, notifications } = this.deps;
     const assignment = await repositories.assignments.get(assignmentId);
-    if (!assignment || !ACTIVE_ASSIGNMENT_STATES.includes(assignment.state) || !removalFinished(assignment.roles)) return;
+    if (!assignment || !removalFinished(assignment.roles)) return;
     const now = clock.now();
     const reason = assignment.endReason ?? 'removed';
-    const ended = await repositories.assignments.update(assignmentId, { state: assignment.state }, { $set: { state: reason, updatedAt: now } });
-    if (!ended) return;
     const open = await repositories.requests.listOpenForUser(assignment.userId);
+    if (ACTIVE_ASSIGNMENT_STATES.includes(assignment.state)) {
+      const ended = await repositories.assignments.update(assignmentId, { state: assignment.state }, { $set: { state: reason, updatedAt: now } });
+      if (!ended) return;
+    } else if (assignment.state !== reason || !open.some((r) => (r.type === 'remove' || r.type === 'adminRemove') && r.assignmentId === assignmentId)) {
+      return; // ended and finished (a run that died after ending it is finished below only while a removal request still waits)
+    }
     for (const request of open.filter((r) => (r.type === 'remove' || r.type === 'adminRemove') && r.assignmentId === assignmentId)) {
       await repositories.requests.transition(request.id, 'delivering', { $set: { state: 'delivered', updatedAt: now } });
     }

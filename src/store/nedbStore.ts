@@ -13,7 +13,7 @@
 // - `undefined` fields are dropped (MongoDB's ignoreUndefined), Dates are copied (NeDB hands out
 //   the Date objects it keeps).
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open as openFile } from 'node:fs/promises';
 import path from 'node:path';
 import Datastore from '@seald-io/nedb';
 import {
@@ -76,7 +76,7 @@ class EmbeddedStore implements DocumentStore {
     if (!collection) {
       const filename = this.dataDir === undefined ? undefined : path.join(this.dataDir, `${name}.db`);
       const db = new Datastore<Doc>({ filename, inMemoryOnly: filename === undefined });
-      collection = new EmbeddedCollection(name, db, filename !== undefined, () => this.assertOpen());
+      collection = new EmbeddedCollection(name, db, filename, () => this.assertOpen());
       this.collections.set(name, collection);
     }
     return collection as unknown as Collection<T>;
@@ -104,6 +104,39 @@ class EmbeddedStore implements DocumentStore {
   }
 }
 
+/**
+ * A write cut off by a crash (power loss, a full disk) can leave the append-only file ending in
+ * half a line. NeDB counts it as corrupt and, in a small collection, refuses to start (over its
+ * 10 % corruptAlertThreshold). Only the last line can be torn: it was never acknowledged, so it
+ * is dropped (or, when it is whole and only its newline is missing, completed). Anything
+ * corrupt before the last line still stops NeDB, as it should.
+ */
+export async function repairTornTail(filename: string): Promise<'none' | 'completed' | 'dropped'> {
+  let handle;
+  try {
+    handle = await openFile(filename, 'r+');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
+    throw error;
+  }
+  try {
+    const content = await handle.readFile('utf8');
+    if (content.length === 0 || content.endsWith('\n')) return 'none';
+    const cut = content.lastIndexOf('\n') + 1;
+    const tail = content.slice(cut);
+    try {
+      JSON.parse(tail);
+      await handle.write('\n', Buffer.byteLength(content));
+      return 'completed';
+    } catch {
+      await handle.truncate(Buffer.byteLength(content.slice(0, cut)));
+      return 'dropped';
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 class EmbeddedCollection<T extends StoredDocument> implements Collection<T> {
   /** Resolves once the data file is read; every operation awaits it. */
   readonly loaded: Promise<void>;
@@ -116,10 +149,10 @@ class EmbeddedCollection<T extends StoredDocument> implements Collection<T> {
   constructor(
     readonly name: string,
     private readonly db: Db,
-    private readonly fileBacked: boolean,
+    private readonly filename: string | undefined,
     private readonly assertOpen: () => void,
   ) {
-    this.loaded = db.loadDatabaseAsync();
+    this.loaded = (filename ? repairTornTail(filename) : Promise.resolve()).then(() => db.loadDatabaseAsync());
     // Failures surface through the operations that await `loaded`; this only avoids an
     // unhandled rejection when none has been called yet.
     this.loaded.catch(() => undefined);
@@ -237,7 +270,7 @@ class EmbeddedCollection<T extends StoredDocument> implements Collection<T> {
       } catch {
         return; // nothing was loaded, so nothing to write back
       }
-      if (!this.fileBacked) return;
+      if (this.filename === undefined) return;
       await this.db.compactDatafileAsync();
     });
   }

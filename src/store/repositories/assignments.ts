@@ -32,6 +32,11 @@ export class AssignmentRepository {
     return doc ? fromDoc(doc) : null;
   }
 
+  /** Every assignment, for reconciliation (a full check is what is asked, so it reads them all). */
+  async listAll(): Promise<Assignment[]> {
+    return fromDocs(await this.collection.find({}));
+  }
+
   async listActiveForUser(userId: string): Promise<Assignment[]> {
     return fromDocs(
       await this.collection.find({ userId, state: { $in: [...ACTIVE_ASSIGNMENT_STATES] } }, { sort: { startAt: -1 } }),

@@ -30,6 +30,11 @@ export class GrantRepository {
     return (await this.collection.find({ userId })).map((d) => fromDoc<Grant>(d));
   }
 
+  /** Every ledger row, for reconciliation (a full check is what is asked, so it reads them all). */
+  async listAll(): Promise<Grant[]> {
+    return (await this.collection.find({})).map((d) => fromDoc<Grant>(d));
+  }
+
   /** Creates the ledger row the first time a role is about to be granted to a user. */
   async open(row: { userId: string; resourceType: ResourceType; originId: string; role: string; preExisting: boolean }): Promise<Grant> {
     const existing = await this.get(row.userId, row.originId, row.role);

@@ -41,6 +41,13 @@ export class RequestRepository {
     // embedded store (compound indexes only for equality on every field) uses the single one.
     await this.collection.ensureIndex({ fields: ['packageId', 'createdAt'] });
     await this.collection.ensureIndex({ fields: ['packageId'] });
+    // Start-up recovery reads the requests still in motion (services/recovery.ts) by state.
+    await this.collection.ensureIndex({ fields: ['state'] });
+  }
+
+  /** Requests in these states (start-up recovery: what is in motion, not the history). */
+  async listInStates(states: readonly RequestState[]): Promise<AccessRequest[]> {
+    return (await this.collection.find({ state: { $in: [...states] } })).map(fromRequestDoc);
   }
 
   /** Stores a new request; throws AlreadyOpenError when an equivalent one is still open. */

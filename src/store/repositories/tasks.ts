@@ -91,6 +91,18 @@ export class TaskRepository {
     return claimed;
   }
 
+  /**
+   * Frees every lease on pending work. Only for a store one process owns (the embedded store):
+   * at start-up any lease found there was held by this process before it died (kill -9, power
+   * loss), so waiting for it to run out would only delay the work. Returns how many.
+   */
+  async releaseLeases(): Promise<number> {
+    return this.collection.updateMany(
+      { state: 'pending', leaseUntil: { $exists: true } },
+      { $unset: { leaseUntil: true, leaseOwner: true }, $set: { updatedAt: this.now() } },
+    );
+  }
+
   /** Marks done; only the lease holder may (a worker whose lease expired has lost the task). */
   async complete(id: string, owner: string): Promise<boolean> {
     const now = this.now();
