@@ -1,0 +1,142 @@
+// Shared by the benchmark scenarios: the machine, tables, percentiles, virtual time, and
+// counting decorators around the store and directory ports (so call counts come from the real
+// code paths without touching production code).
+import os from 'node:os';
+import type { Clock } from '../src/clock';
+import type { Directory } from '../src/directory/port';
+import type { Collection, DocumentStore, StoredDocument } from '../src/store/port';
+
+/** Smaller sizes for a smoke run (BENCH_QUICK=1 or --quick). */
+export interface BenchOptions {
+  quick: boolean;
+}
+
+export interface Machine {
+  cpu: string;
+  cpus: number;
+  memoryGb: number;
+  node: string;
+  platform: string;
+  /** 1, 5 and 15 minute load averages when the run started (the machine is shared). */
+  loadAverage: number[];
+}
+
+export function machine(): Machine {
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cpus: os.availableParallelism(),
+    memoryGb: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    loadAverage: os.loadavg().map((l) => round(l, 2)),
+  };
+}
+
+export function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** Nearest-rank percentile of unsorted samples. */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return 0;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1]!;
+}
+
+/** Milliseconds since `start` (process.hrtime.bigint()). */
+export function msSince(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+export type Column<R> = [header: string, cell: (row: R) => string];
+
+/** A plain-text table; the first `leftColumns` columns are left-aligned, the rest right-aligned. */
+export function table<R>(rows: readonly R[], columns: readonly Column<R>[], leftColumns = 1): string {
+  const cells = [columns.map(([h]) => h), ...rows.map((r) => columns.map(([, f]) => f(r)))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  const line = (row: string[]) => row.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+export const START = Date.parse('2026-11-22T09:00:00Z');
+
+/**
+ * One virtual clock for everything that would otherwise wait (pacing sleeps, task due times,
+ * quota windows): it only moves when something waits, or when a scenario jumps it.
+ */
+export class VirtualTime implements Clock {
+  ms = 0;
+  now(): Date {
+    return new Date(START + this.ms);
+  }
+  readonly pacing = { now: () => this.ms, sleep: async (ms: number) => void (this.ms += ms) };
+}
+
+/** Call counts by key ("collection.method" or a directory method). */
+export class CallCounter {
+  private counts = new Map<string, number>();
+  total = 0;
+
+  add(key: string): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    this.total += 1;
+  }
+
+  reset(): void {
+    this.counts = new Map();
+    this.total = 0;
+  }
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries([...this.counts.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  }
+}
+
+const COLLECTION_METHODS = ['insert', 'findOne', 'find', 'count', 'updateOne', 'updateMany', 'findOneAndUpdate', 'replace', 'delete'] as const;
+
+/** The store port with every collection call counted (ensureIndex, ping and close are not). */
+export class CountingStore implements DocumentStore {
+  readonly counter = new CallCounter();
+  constructor(private readonly inner: DocumentStore) {}
+
+  get kind(): string {
+    return this.inner.kind;
+  }
+
+  collection<T extends StoredDocument>(name: string): Collection<T> {
+    const inner = this.inner.collection<T>(name);
+    const counted: Record<string, unknown> = { name, ensureIndex: inner.ensureIndex.bind(inner) };
+    for (const method of COLLECTION_METHODS) {
+      const fn = (inner[method] as (...args: unknown[]) => unknown).bind(inner);
+      counted[method] = (...args: unknown[]) => {
+        this.counter.add(`${name}.${method}`);
+        return fn(...args);
+      };
+    }
+    return counted as unknown as Collection<T>;
+  }
+
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** The directory port (Graph, or its local stand-in) with every method call counted. */
+export function countingDirectory(inner: Directory, counter: CallCounter): Directory {
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function' || typeof property !== 'string' || property === 'constructor') return value;
+      return (...args: unknown[]) => {
+        counter.add(property);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
