@@ -17,7 +17,7 @@ import { LocalDirectory } from '../src/directory/localDirectory';
 import { createLogger } from '../src/logger';
 import { openEmbeddedStore } from '../src/store/nedbStore';
 import { LoopbackConnector } from '../test/support/loopbackConnector';
-import { type BenchOptions, CallCounter, type Column, CountingStore, countingDirectory, msSince, percentile, round, table, VirtualTime } from './common';
+import { type BenchOptions, CallCounter, drainTasks, type Column, CountingStore, countingDirectory, msSince, percentile, round, table, VirtualTime } from './common';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const TENANT = '00000000-0000-0000-0000-0000000000001';
@@ -178,12 +178,7 @@ export async function runChatLatency(options: BenchOptions): Promise<ChatLatency
 
   /** Runs queued work (approval cards) as the scheduler would, until nothing is due. */
   async function drain(): Promise<void> {
-    for (let i = 0; i < 1000; i++) {
-      const pending = await app.repositories.tasks.countByState('pending');
-      await app.taskRunner.run();
-      if (pending === 0) return;
-      time.ms += 60_000; // lets retries fall due; approval deadlines are days away
-    }
+    await drainTasks(app, time);
   }
 
   try {

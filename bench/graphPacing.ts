@@ -17,7 +17,7 @@ import { DELIVERY_TASKS } from '../src/services/delivery';
 import { openEmbeddedStore } from '../src/store/nedbStore';
 import { openRepositories } from '../src/store/repositories';
 import { FakeDirectory, InMemoryGraph, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID } from '../test/support/inMemoryGraph';
-import { type BenchOptions, type Column, round, START, table, VirtualTime } from './common';
+import { type BenchOptions, type Column, CountingStore, round, START, table, VirtualTime } from './common';
 import { WriteQuota } from './graphQuota';
 
 export const QUOTA = { limit: 3_000, windowMs: 150_000 }; // Graph: about 3,000 writes per 150 s per app and tenant
@@ -63,7 +63,7 @@ async function scenario(label: string, writesPerSecond: number, USERS: number, l
   const server = setupServer(quota.handler(ENDPOINT), ...graph.handlers());
   server.listen({ onUnhandledRequest: 'error' });
 
-  const store = await openEmbeddedStore({});
+  const store = new CountingStore(await openEmbeddedStore({}), process.env.BENCH_PROFILE_STORE === '1');
   const repositories = await openRepositories(store, time);
   const directory = GraphDirectory.fromConfig({
     auth: { kind: 'clientSecret', tenantId: TEST_TENANT_ID, clientId: TEST_CLIENT_ID, clientSecret: new Secret(TEST_CLIENT_SECRET) },
@@ -112,9 +112,9 @@ async function scenario(label: string, writesPerSecond: number, USERS: number, l
   async function drain(type: string): Promise<void> {
     for (;;) {
       await runner.run();
-      const pending = await tasks.find({ state: 'pending', type });
-      if (pending.length === 0) return;
-      const next = Math.min(...pending.map((t) => new Date(t.dueAt).getTime()));
+      const [first] = await tasks.find({ state: 'pending', type }, { sort: { dueAt: 1 }, limit: 1 });
+      if (!first) return;
+      const next = new Date(first.dueAt).getTime();
       const now = START + time.ms;
       if (next > now) time.ms += next - now;
     }
@@ -170,6 +170,9 @@ async function scenario(label: string, writesPerSecond: number, USERS: number, l
     if (left !== grant.succeeded - remove.succeeded) log(`warning: group still has ${left} members after removal`);
     return [grant, remove];
   } finally {
+    if (store.timings.size > 0) {
+      for (const [key, t] of [...store.timings.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) log(`${t.ms.toFixed(0).padStart(8)} ms ${String(t.calls).padStart(7)} calls  ${key}`);
+    }
     server.close();
     await store.close();
   }

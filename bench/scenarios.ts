@@ -2,8 +2,9 @@
 import { chatLatencyTable, runChatLatency } from './chatLatency';
 import type { BenchOptions } from './common';
 import { GRAPH_PACING_NOTES, graphPacingTable, runGraphPacing } from './graphPacing';
+import { runThroughput, throughputTable } from './throughput';
 
-export const SCENARIO_NAMES = ['chat', 'graph'] as const;
+export const SCENARIO_NAMES = ['chat', 'throughput', 'store', 'graph', 'notifications'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface ScenarioOutcome {
@@ -26,9 +27,22 @@ export async function runScenario(name: ScenarioName, options: BenchOptions, log
         ],
       };
     }
+    case 'throughput': {
+      const result = await runThroughput(options);
+      return {
+        result,
+        table: throughputTable(result),
+        notes: [
+          `request → approval card → approve → grant in the in-memory Graph → requester told, in batches of ${result.batchSize}; activities handed to the adapter in process.`,
+          'cpu ms/flow: process.cpuUsage() (user + system) per flow, including the in-memory Graph (msw) and loopback connector in the same process.',
+        ],
+      };
+    }
     case 'graph': {
       const result = await runGraphPacing(options, log);
       return { result, table: graphPacingTable(result.rows), notes: GRAPH_PACING_NOTES };
     }
+    default:
+      throw new Error(`scenario ${name} is not built yet`);
   }
 }
