@@ -17,9 +17,9 @@ import { LocalDirectory } from '../src/directory/localDirectory';
 import { createLogger } from '../src/logger';
 import { openEmbeddedStore } from '../src/store/nedbStore';
 import { LoopbackConnector } from '../test/support/loopbackConnector';
-import { type BenchOptions, CallCounter, drainTasks, type Column, CountingStore, countingDirectory, msSince, percentile, round, table, VirtualTime } from './common';
+import { repoRoot, type BenchOptions, CallCounter, drainTasks, type Column, CountingStore, countingDirectory, msSince, percentile, round, table, VirtualTime } from './common';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const REPO_ROOT = repoRoot();
 const TENANT = '00000000-0000-0000-0000-0000000000001';
 const BOT = { id: '28:bot', name: 'Access Packages' };
 const FRED = { aadObjectId: 'u-fred', name: 'Fred Jansen' };

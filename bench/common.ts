@@ -1,7 +1,9 @@
 // Shared by the benchmark scenarios: the machine, tables, percentiles, virtual time, and
 // counting decorators around the store and directory ports (so call counts come from the real
 // code paths without touching production code).
+import { existsSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Clock } from '../src/clock';
 import type { TaskRunner } from '../src/scheduler/taskRunner';
 import type { Directory } from '../src/directory/port';
@@ -178,4 +180,15 @@ export async function drainTasks(app: { taskRunner: TaskRunner; store: DocumentS
     if (wait > 0) time.ms += wait;
   }
   throw new Error('tasks kept falling due');
+}
+
+/** The repository root (where package.json is), whether run from bench/ (jest) or dist-bench/bench/. */
+export function repoRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('package.json not found above the benchmark');
+    dir = parent;
+  }
+  return dir;
 }

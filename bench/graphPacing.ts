@@ -213,7 +213,7 @@ export interface GraphPacingResult {
 
 /** 10,000 grants then 10,000 removals (quick: 300), paced at the default rate and over the quota. */
 export async function runGraphPacing(options: BenchOptions, log: (line: string) => void = () => undefined): Promise<GraphPacingResult> {
-  const users = Number(process.env.BENCH_USERS ?? (options.quick ? 300 : 10_000));
+  const users = Number(process.env.BENCH_USERS ?? (options.quick ? 200 : 10_000));
   log(`quota enforced by the fake: ${QUOTA.limit} writes / ${QUOTA.windowMs / 1000} s = ${QUOTA_PER_SECOND}/s; theoretical minimum ${users} / ${QUOTA_PER_SECOND} = ${users / QUOTA_PER_SECOND} s per phase`);
   const rows: PhaseResult[] = [];
   const scenarios: Array<[string, number]> = [

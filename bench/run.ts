@@ -3,7 +3,7 @@
 // BENCH_QUICK=1 or --quick runs smaller sizes (a smoke run, not figures to quote).
 import { existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { type BenchOptions, machine } from './common';
+import { type BenchOptions, machine, repoRoot } from './common';
 import { runScenario, SCENARIO_NAMES, type ScenarioName } from './scenarios';
 
 /**
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     for (const note of outcome.notes) console.log(note);
     results[name] = outcome.result;
   }
-  const out = path.resolve(__dirname, '..', '..', 'bench', 'results.json');
+  const out = path.join(repoRoot(), 'bench', 'results.json');
   writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), quick, machine: host, results }, null, 2)}\n`);
   console.log(`\nwritten to ${path.relative(process.cwd(), out)}`);
 }

@@ -17,9 +17,9 @@ import { createLogger } from '../src/logger';
 import { openEmbeddedStore } from '../src/store/nedbStore';
 import { FakeDirectory, InMemoryGraph, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID } from '../test/support/inMemoryGraph';
 import { LoopbackConnector } from '../test/support/loopbackConnector';
-import { type BenchOptions, CallCounter, type Column, CountingStore, countingDirectory, drainTasks, msSince, round, table, VirtualTime } from './common';
+import { repoRoot, type BenchOptions, CallCounter, type Column, CountingStore, countingDirectory, drainTasks, msSince, round, table, VirtualTime } from './common';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const REPO_ROOT = repoRoot();
 const TENANT = '00000000-0000-0000-0000-0000000000001';
 const ENDPOINT = 'https://graph.microsoft.com';
 const GROUP_ID = 'b3a5c0de-0000-4000-8000-000000000011';
