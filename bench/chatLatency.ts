@@ -90,7 +90,7 @@ export function packageId(i: number): string {
 }
 
 export async function runChatLatency(options: BenchOptions): Promise<ChatLatencyResult> {
-  const packages = options.quick ? 200 : 5_000;
+  const packages = Number(process.env.BENCH_PACKAGES ?? (options.quick ? 200 : 5_000));
   const samples = options.quick ? 15 : 300;
   const warmup = options.quick ? 3 : 20;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-chat-'));
@@ -99,7 +99,7 @@ export async function runChatLatency(options: BenchOptions): Promise<ChatLatency
 
   const connector = new LoopbackConnector();
   await connector.start();
-  const store = new CountingStore(await openEmbeddedStore({}));
+  const store = new CountingStore(await openEmbeddedStore({}), process.env.BENCH_PROFILE_STORE === '1');
   const graphCalls = new CallCounter();
   const config = { ...loadConfig({ LOG_LEVEL: 'silent', TENANT_ID: TENANT, CATALOG_FILE: catalogFile }, REPO_ROOT), port: 0 };
   const time = new VirtualTime();
@@ -206,6 +206,8 @@ export async function runChatLatency(options: BenchOptions): Promise<ChatLatency
       await drain();
     }
   } finally {
+    // BENCH_PROFILE_STORE=1: where store time went, by call and filter shape.
+    for (const [key, t] of [...store.timings.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) console.log(`${t.ms.toFixed(0).padStart(8)} ms ${String(t.calls).padStart(7)} calls  ${key}`);
     await app.close();
     await store.close();
     await connector.stop();
