@@ -1,247 +1,62 @@
-// Delivery throughput against Graph's write quota (issue 5): 10,000 grants and then 10,000
-// removals through the real delivery path (DeliveryService tasks on the TaskRunner, the
-// embedded NeDB store, GraphDirectory over the real graph-client SDK and @azure/identity) into
-// the in-memory Graph, with Graph's write quota enforced in front of it (bench/graphQuota.ts).
-//
-// Time is virtual: the pacing sleep, the task clock and the quota window all read one counter
-// that only moves when something would wait, so 500+ virtual seconds take seconds of real time.
-// Virtual numbers show pacing correctness; wall and CPU time are real.
-import { writeFileSync } from 'node:fs';
-import os from 'node:os';
+// `npm run bench [-- SCENARIO ...] [--quick]`: runs the benchmark scenarios (all by default),
+// prints one table per scenario and writes bench/results.json (each scenario's result with the
+// machine and load it ran on; a partial run replaces only its scenarios).
+// BENCH_QUICK=1 or --quick runs smaller sizes (a smoke run, not figures to quote).
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setupServer } from 'msw/node';
-import type { Clock } from '../src/clock';
-import { buildBot, registerTaskHandlers } from '../src/composeBot';
-import { Secret } from '../src/config';
-import { GraphDirectory } from '../src/directory/graphDirectory';
-import type { AccessRequest } from '../src/domain/model';
-import { createLogger } from '../src/logger';
-import { TaskRunner } from '../src/scheduler/taskRunner';
-import { DELIVERY_TASKS } from '../src/services/delivery';
-import { openEmbeddedStore } from '../src/store/nedbStore';
-import { openRepositories } from '../src/store/repositories';
-import { FakeDirectory, InMemoryGraph, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID } from '../test/support/inMemoryGraph';
-import { WriteQuota } from './graphQuota';
+import { type BenchOptions, machine, repoRoot } from './common';
+import { runScenario, SCENARIO_NAMES, type ScenarioName } from './scenarios';
 
-const USERS = Number(process.env.BENCH_USERS ?? 10_000);
-const QUOTA = { limit: 3_000, windowMs: 150_000 }; // Graph: about 3,000 writes per 150 s per app and tenant
-const QUOTA_PER_SECOND = QUOTA.limit / (QUOTA.windowMs / 1000);
-const CONFIGURED_RATE = 18; // GRAPH_WRITES_PER_SECOND default (src/config.ts)
-const MAX_ATTEMPTS = 10; // DELIVERY_MAX_ATTEMPTS default
-const ENDPOINT = 'https://graph.microsoft.com';
-const GROUP_ID = 'b3a5c0de-0000-4000-8000-000000000001';
-const START = Date.parse('2026-11-22T09:00:00Z');
-
-class VirtualTime implements Clock {
-  ms = 0;
-  now(): Date {
-    return new Date(START + this.ms);
-  }
+/**
+ * Compiled to dist-bench/{src,bench}, the card renderer looks for dist-bench/cards (its path is
+ * relative to src/bot); point that at the real templates.
+ */
+function linkCards(): void {
+  const link = path.resolve(__dirname, '..', 'cards');
+  if (!existsSync(link)) symlinkSync(path.resolve(__dirname, '..', '..', 'cards'), link, 'dir');
 }
 
-interface PhaseResult {
-  scenario: string;
-  phase: 'grant' | 'remove';
-  pacingWritesPerSecond: number;
-  operations: number;
-  succeeded: number;
-  failed: number;
-  graphWritesAccepted: number;
-  throttled429: number;
-  taskAttempts: number;
-  peakWritesInWindow: number;
-  virtualSeconds: number;
-  achievedWritesPerSecond: number;
-  ofQuotaPercent: number;
-  ofConfiguredPercent: number;
-  theoreticalMinSeconds: number;
-  wallSeconds: number;
-  cpuUserSeconds: number;
-  cpuSystemSeconds: number;
+interface ResultsFile {
+  results: Record<string, unknown>;
 }
 
-function userId(i: number): string {
-  return `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-}
-
-async function scenario(label: string, writesPerSecond: number): Promise<PhaseResult[]> {
-  const time = new VirtualTime();
-  const fake = new FakeDirectory();
-  for (let i = 0; i < USERS; i++) fake.addUser({ id: userId(i), displayName: `Bench User ${i}`, userPrincipalName: `bench${i}@contoso.test` });
-  fake.addGroup({ id: GROUP_ID, displayName: 'Bench group' });
-  fake.addServicePrincipal({ id: 'b3a5c0de-0000-4000-8000-000000000002', appId: 'b3a5c0de-0000-4000-8000-000000000003', displayName: 'Bench app', appRoles: [{ id: 'b3a5c0de-0000-4000-8000-000000000004', value: 'User', displayName: 'User' }] } as never);
-  const graph = new InMemoryGraph(fake, { graphEndpoint: ENDPOINT });
-  const quota = new WriteQuota({ ...QUOTA, now: () => time.ms });
-  const server = setupServer(quota.handler(ENDPOINT), ...graph.handlers());
-  server.listen({ onUnhandledRequest: 'error' });
-
-  const store = await openEmbeddedStore({});
-  const repositories = await openRepositories(store, time);
-  const directory = GraphDirectory.fromConfig({
-    auth: { kind: 'clientSecret', tenantId: TEST_TENANT_ID, clientId: TEST_CLIENT_ID, clientSecret: new Secret(TEST_CLIENT_SECRET) },
-    endpoint: ENDPOINT,
-  });
-  const logger = createLogger('silent');
-  const bot = buildBot({
-    repositories,
-    directory,
-    clock: time,
-    logger,
-    admins: { userIds: [] },
-    delivery: { writesPerSecond, maxAttempts: MAX_ATTEMPTS, pacing: { now: () => time.ms, sleep: async (ms) => void (time.ms += ms) } },
-  });
-  const runner = new TaskRunner(repositories.tasks, () => time.now(), logger, { leaseMs: 60_000, maxPerTick: 1_000, workerId: 'bench' });
-  registerTaskHandlers(runner, bot);
-
-  await repositories.catalogs.save({
-    id: 'bench',
-    displayName: 'Bench',
-    description: 'Benchmark catalog',
-    enabled: true,
-    externalUsersEnabled: false,
-    resources: [{ id: 'bench-group', type: 'group', originId: GROUP_ID, displayName: 'Bench group', roles: [{ id: 'member', displayName: 'Member' }] }],
-  });
-  await repositories.packages.save({ id: 'bench', catalog: 'bench', displayName: 'Bench', description: 'One group membership', hidden: false, resourceRoles: [{ resource: 'bench-group', role: 'member' }], incompatibleAccessPackages: [], incompatibleGroups: [] });
-  await repositories.policies.save({
-    id: 'all',
-    packageId: 'bench',
-    displayName: 'Everyone',
-    description: '',
-    enabled: true,
-    allowedRequestors: { scope: 'allMemberUsers' },
-    approval: { required: false, requestorJustificationRequired: false, stages: [] },
-    questions: [],
-    lifecycle: { expiration: { type: 'noExpiration' }, requestorCanChooseSchedule: false, extension: { allowed: false, requiresApproval: false } },
-  });
-  for (let i = 0; i < USERS; i++) {
-    const now = time.now();
-    const request: AccessRequest = { id: `REQ-${i}`, type: 'add', packageId: 'bench', policyId: 'all', requesterId: userId(i), targetUserId: userId(i), answers: [], schedule: {}, state: 'delivering', stages: [], createdAt: now, updatedAt: now, history: [] };
-    await repositories.requests.insert(request);
-  }
-  const tasks = store.collection<{ _id: string; type: string; state: string; dueAt: Date; attempts: number }>('tasks');
-
-  /** Runs the task runner until no task of `type` is pending, jumping virtual time to the next due retry when all wait. */
-  async function drain(type: string): Promise<void> {
-    for (;;) {
-      await runner.run();
-      const pending = await tasks.find({ state: 'pending', type });
-      if (pending.length === 0) return;
-      const next = Math.min(...pending.map((t) => new Date(t.dueAt).getTime()));
-      const now = START + time.ms;
-      if (next > now) time.ms += next - now;
-    }
-  }
-
-  async function phase(name: 'grant' | 'remove', start: () => Promise<void>, type: string): Promise<PhaseResult> {
-    const before = { ms: time.ms, accepted: quota.accepted, throttled: quota.throttled, wall: process.hrtime.bigint(), cpu: process.cpuUsage() };
-    quota.peakInWindow = 0;
-    await start();
-    await drain(type);
-    const cpu = process.cpuUsage(before.cpu);
-    const wallSeconds = Number(process.hrtime.bigint() - before.wall) / 1e9;
-    const virtualSeconds = (time.ms - before.ms) / 1000;
-    const accepted = quota.accepted - before.accepted;
-    const done = await tasks.find({ type });
-    const assignments = await store.collection<{ _id: string; state: string; roles: { state: string }[] }>('assignments').find({});
-    const wanted = name === 'grant' ? 'delivered' : 'removed';
-    const succeeded = assignments.filter((a) => a.roles[0]?.state === wanted).length;
-    const achieved = virtualSeconds > 0 ? accepted / virtualSeconds : 0;
-    console.log(`  ${label} ${name}: ${USERS} in ${virtualSeconds.toFixed(1)} virtual s, ${accepted} writes, ${quota.throttled - before.throttled} 429s, wall ${wallSeconds.toFixed(1)} s`);
-    return {
-      scenario: label,
-      phase: name,
-      pacingWritesPerSecond: writesPerSecond,
-      operations: USERS,
-      succeeded,
-      failed: assignments.filter((a) => a.roles[0]?.state === 'failed').length,
-      graphWritesAccepted: accepted,
-      throttled429: quota.throttled - before.throttled,
-      taskAttempts: done.reduce((sum, t) => sum + t.attempts, 0),
-      peakWritesInWindow: quota.peakInWindow,
-      virtualSeconds: round(virtualSeconds, 1),
-      achievedWritesPerSecond: round(achieved, 2),
-      ofQuotaPercent: round((100 * achieved) / QUOTA_PER_SECOND, 1),
-      ofConfiguredPercent: round((100 * achieved) / writesPerSecond, 1),
-      theoreticalMinSeconds: round(USERS / QUOTA_PER_SECOND, 1),
-      wallSeconds: round(wallSeconds, 1),
-      cpuUserSeconds: round(cpu.user / 1e6, 1),
-      cpuSystemSeconds: round(cpu.system / 1e6, 1),
-    };
-  }
-
+function readResults(file: string): ResultsFile {
   try {
-    const grant = await phase('grant', async () => {
-      for (let i = 0; i < USERS; i++) await bot.delivery.deliver(`REQ-${i}`);
-    }, DELIVERY_TASKS.grant);
-    const members = fake.group(GROUP_ID).members.size;
-    if (members !== grant.succeeded) console.warn(`warning: group has ${members} members, ${grant.succeeded} grants recorded delivered`);
-    const remove = await phase('remove', async () => {
-      for (let i = 0; i < USERS; i++) await bot.delivery.startRemoval(`ASG-REQ-${i}`, undefined, 'removed');
-    }, DELIVERY_TASKS.revoke);
-    const left = fake.group(GROUP_ID).members.size;
-    if (left !== grant.succeeded - remove.succeeded) console.warn(`warning: group still has ${left} members after removal`);
-    return [grant, remove];
-  } finally {
-    server.close();
-    await store.close();
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<ResultsFile>;
+    if (parsed && typeof parsed.results === 'object' && parsed.results !== null) return { results: parsed.results };
+  } catch {
+    // absent or unreadable: start afresh
   }
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
-
-function table(rows: PhaseResult[]): string {
-  const columns: Array<[string, (r: PhaseResult) => string]> = [
-    ['scenario', (r) => r.scenario],
-    ['phase', (r) => r.phase],
-    ['pacing/s', (r) => String(r.pacingWritesPerSecond)],
-    ['ops', (r) => String(r.operations)],
-    ['ok', (r) => String(r.succeeded)],
-    ['failed', (r) => String(r.failed)],
-    ['writes', (r) => String(r.graphWritesAccepted)],
-    ['429s', (r) => String(r.throttled429)],
-    ['attempts', (r) => String(r.taskAttempts)],
-    ['peak/150s', (r) => String(r.peakWritesInWindow)],
-    ['virtual s', (r) => r.virtualSeconds.toFixed(1)],
-    ['min s', (r) => r.theoreticalMinSeconds.toFixed(1)],
-    ['writes/s', (r) => r.achievedWritesPerSecond.toFixed(2)],
-    ['% quota', (r) => r.ofQuotaPercent.toFixed(1)],
-    ['% pacing', (r) => r.ofConfiguredPercent.toFixed(1)],
-    ['wall s', (r) => r.wallSeconds.toFixed(1)],
-    ['cpu usr s', (r) => r.cpuUserSeconds.toFixed(1)],
-    ['cpu sys s', (r) => r.cpuSystemSeconds.toFixed(1)],
-  ];
-  const cells = [columns.map(([h]) => h), ...rows.map((r) => columns.map(([, f]) => f(r)))];
-  const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
-  const line = (row: string[]) => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+  return { results: {} };
 }
 
 async function main(): Promise<void> {
-  const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cpus: os.availableParallelism(), node: process.version, platform: `${os.platform()} ${os.release()}` };
-  console.log(`Delivery vs Graph's write quota: ${USERS} grants then ${USERS} removals (one group membership each)`);
-  console.log(`quota enforced by the fake: ${QUOTA.limit} writes / ${QUOTA.windowMs / 1000} s = ${QUOTA_PER_SECOND}/s; theoretical minimum ${USERS} / ${QUOTA_PER_SECOND} = ${USERS / QUOTA_PER_SECOND} s per phase`);
-  console.log(`machine: ${machine.cpu}, ${machine.cpus} CPUs, node ${machine.node}`);
-  const rows: PhaseResult[] = [];
-  const scenarios: Array<[string, number]> = [
-    [`configured (${CONFIGURED_RATE}/s)`, CONFIGURED_RATE],
-    ['over quota (40/s)', 40],
-  ];
-  for (const [label, rate] of scenarios) {
-    process.stdout.write(`running ${label} ...\n`);
-    rows.push(...(await scenario(label, rate)));
+  linkCards();
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick') || process.env.BENCH_QUICK === '1';
+  const named = args.filter((a) => !a.startsWith('--'));
+  const unknown = named.filter((n) => !(SCENARIO_NAMES as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    console.error(`unknown scenario ${unknown.join(', ')}; choose from: ${SCENARIO_NAMES.join(', ')}`);
+    process.exitCode = 2;
+    return;
   }
-  console.log('');
-  console.log(table(rows));
-  console.log('');
-  console.log('virtual s, writes/s, % quota, % pacing: virtual time (pacing sleeps, task due times and the quota window share one clock), i.e. pacing correctness, not machine speed.');
-  console.log('wall s and cpu s: real time and process.cpuUsage() of each phase on this machine (in-memory Graph via msw, embedded NeDB store).');
-  console.log('writes: Graph writes accepted; 429s: writes the quota refused (retried by the delivery outbox after Retry-After); attempts: task runs; peak/150s: most writes in any 150 s window.');
-  const out = path.resolve(__dirname, '..', '..', 'bench', 'results.json');
-  writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), machine, quota: { ...QUOTA, perSecond: QUOTA_PER_SECOND }, configuredWritesPerSecond: CONFIGURED_RATE, maxAttempts: MAX_ATTEMPTS, timesAreVirtual: true, results: rows }, null, 2)}\n`);
-  console.log(`written to ${path.relative(process.cwd(), out)}`);
+  const selected = (named.length > 0 ? named : SCENARIO_NAMES) as ScenarioName[];
+  const options: BenchOptions = { quick };
+  const host = machine();
+  console.log(`machine: ${host.cpu}, ${host.cpus} CPUs, ${host.memoryGb} GB, node ${host.node}, load ${host.loadAverage.join(' ')}${quick ? ' (quick mode: smaller sizes)' : ''}`);
+  const out = path.join(repoRoot(), 'bench', 'results.json');
+  // Running some scenarios replaces their entries and keeps the others' (each says when and where it ran).
+  const file = readResults(out);
+  for (const name of selected) {
+    console.log(`\n== ${name} ==`);
+    const outcome = await runScenario(name, options, (line) => console.log(line));
+    console.log(outcome.table);
+    for (const note of outcome.notes) console.log(note);
+    file.results[name] = { at: new Date().toISOString(), quick, machine: host, notes: outcome.notes, result: outcome.result };
+    writeFileSync(out, `${JSON.stringify(file, null, 2)}\n`);
+  }
+  console.log(`\nwritten to ${path.relative(process.cwd(), out)}`);
 }
 
 main().catch((error: unknown) => {

@@ -371,6 +371,14 @@ function toNedbFilter(filter: Filter): Doc {
     if (!key.startsWith('$') && !(key in simple)) simple[key] = clause[key];
     else complex.push(clause);
   }
+  // NeDB queries through the LAST indexed equality field it finds at top level: put _id (unique)
+  // last, so a lookup by id with preconditions ({ _id, state: 'pending' }) reads one document
+  // instead of every document sharing the precondition's value.
+  if ('_id' in simple) {
+    const id = simple._id;
+    delete simple._id;
+    simple._id = id;
+  }
   return complex.length > 0 ? { ...simple, $and: complex } : simple;
 }
 

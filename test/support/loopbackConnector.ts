@@ -43,6 +43,53 @@ export const TEAMS_ERRORS = {
   activityNotFound: (): CannedResponse => ({ status: 404, body: { error: { code: 'ActivityNotFoundInConversation', message: 'Conversation not found.' } } }),
 };
 
+/** A sliding-window limit: at most `limit` calls in any `windowMs`. */
+export interface WindowLimit {
+  limit: number;
+  windowMs: number;
+}
+
+/**
+ * Teams' documented bot limits ("Optimize your bot with rate limiting in Teams",
+ * learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit): per bot per thread
+ * (conversation) 7 sends per 1 s and 60 per 30 s (also 8 per 2 s, 1,800 per hour); globally
+ * 50 requests per second per app per tenant.
+ */
+export const TEAMS_RATE_LIMITS: { perConversation: WindowLimit[]; perTenant: WindowLimit[] } = {
+  perConversation: [
+    { limit: 7, windowMs: 1_000 },
+    { limit: 8, windowMs: 2_000 },
+    { limit: 60, windowMs: 30_000 },
+    { limit: 1_800, windowMs: 3_600_000 },
+  ],
+  perTenant: [{ limit: 50, windowMs: 1_000 }],
+};
+
+/** Sliding windows of admitted calls per key; answers how long until a call would fit. */
+class WindowedLimiter {
+  private readonly admitted = new Map<string, number[]>();
+
+  constructor(private readonly limits: WindowLimit[]) {}
+
+  /** 0 when a call at `now` fits every window, else ms until it would. Does not admit. */
+  wait(key: string, now: number): number {
+    const times = this.admitted.get(key) ?? [];
+    let wait = 0;
+    for (const { limit, windowMs } of this.limits) {
+      const inWindow = times.filter((t) => t > now - windowMs);
+      if (inWindow.length >= limit) wait = Math.max(wait, inWindow[inWindow.length - limit]! + windowMs - now);
+    }
+    return wait;
+  }
+
+  admit(key: string, now: number): void {
+    const longest = Math.max(...this.limits.map((l) => l.windowMs));
+    const times = (this.admitted.get(key) ?? []).filter((t) => t > now - longest);
+    times.push(now);
+    this.admitted.set(key, times);
+  }
+}
+
 interface Rule {
   response: CannedResponse;
   when: (call: RecordedCall) => boolean;
@@ -63,6 +110,18 @@ export class LoopbackConnector {
   private readonly dropped = new Set<string>();
   /** Called with each call as it arrives (e.g. to note the test's virtual time). */
   onCall?: (call: RecordedCall) => void;
+  private limits?: { now: () => number; conversation: WindowedLimiter; tenant: WindowedLimiter };
+  /** Calls refused with 429 by the enforced rate limits. */
+  throttled = 0;
+
+  /**
+   * From now on, answers 429 with Retry-After (whole seconds) to calls over Teams' limits:
+   * per conversation for sends and updates, per tenant for every call. `now` is the clock
+   * the windows run on (a benchmark's virtual time).
+   */
+  enforceRateLimits(now: () => number, limits = TEAMS_RATE_LIMITS): void {
+    this.limits = { now, conversation: new WindowedLimiter(limits.perConversation), tenant: new WindowedLimiter(limits.perTenant) };
+  }
 
   get serviceUrl(): string {
     const address = this.server?.address() as AddressInfo | null;
@@ -171,12 +230,28 @@ export class LoopbackConnector {
   }
 
   private cannedFor(call: RecordedCall): CannedResponse | undefined {
+    const limited = this.rateLimited(call);
+    if (limited) return limited;
     const rule = this.rules.find((r) => r.remaining > 0 && r.when(call));
     if (rule) {
       rule.remaining -= 1;
       return rule.response;
     }
     if (call.conversationId !== undefined && this.dropped.has(call.conversationId)) return TEAMS_ERRORS.conversationNotFound();
+    return undefined;
+  }
+
+  private rateLimited(call: RecordedCall): CannedResponse | undefined {
+    if (!this.limits) return undefined;
+    const now = this.limits.now();
+    const conversation = call.conversationId;
+    const wait = Math.max(this.limits.tenant.wait('tenant', now), conversation === undefined ? 0 : this.limits.conversation.wait(conversation, now));
+    if (wait > 0) {
+      this.throttled += 1;
+      return TEAMS_ERRORS.throttled(Math.max(1, Math.ceil(wait / 1000)));
+    }
+    this.limits.tenant.admit('tenant', now);
+    if (conversation !== undefined) this.limits.conversation.admit(conversation, now);
     return undefined;
   }
 }

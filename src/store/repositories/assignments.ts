@@ -11,6 +11,9 @@ export class AssignmentRepository {
 
   async init(): Promise<void> {
     await this.collection.ensureIndex({ fields: ['userId', 'packageId'] });
+    // A user's assignments (my access, eligibility and separation-of-duties checks): the embedded
+    // store can't use the compound index for an equality on userId alone.
+    await this.collection.ensureIndex({ fields: ['userId'] });
     await this.collection.ensureIndex({ fields: ['packageId', 'state'] });
     // Expiry scans read only what is due: cost follows the number due, not the total.
     await this.collection.ensureIndex({ fields: ['expiresAt'], sparse: true });

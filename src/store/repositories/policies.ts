@@ -52,6 +52,8 @@ export class PolicyRepository {
   async init(): Promise<void> {
     await this.collection.ensureIndex({ fields: ['packageId'] });
     await this.collection.ensureIndex({ fields: ['requestorKeys'] });
+    // requestorGroupIds() runs on every browse, details and submit: without it, a scan of every policy.
+    await this.collection.ensureIndex({ fields: ['allowedRequestors.scope'] });
   }
 
   /** Enabled policies that admit a user with these keys (see keysForRequestor). */

@@ -35,6 +35,9 @@ export class RequestRepository {
 
   async init(): Promise<void> {
     await this.collection.ensureIndex({ fields: ['targetUserId', 'createdAt'] });
+    // A user's requests (my requests, open-request checks on submit): the embedded store can't
+    // use the compound index for an equality on targetUserId alone.
+    await this.collection.ensureIndex({ fields: ['targetUserId'] });
     await this.collection.ensureIndex({ fields: ['packageId', 'state'] });
     await this.collection.ensureIndex({ fields: ['openKey'], unique: true, sparse: true });
     // Admin lists of a package's requests, newest first: MongoDB walks this index in order; the
