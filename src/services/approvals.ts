@@ -1,6 +1,6 @@
 import { decide, type DecisionRefusal, escalationTime, reminderTime, selectApprovers, stageDeadline, stageDeciders } from '../domain/approval';
 import { formatInstant } from '../domain/lifecycle';
-import type { AccessRequest, ApproverRef, Policy, RequestStage } from '../domain/model';
+import type { AccessRequest, ApprovalStage, ApproverRef, Policy, RequestStage } from '../domain/model';
 import { ACTIVE_ASSIGNMENT_STATES } from '../domain/model';
 import type { TaskOutcome } from '../scheduler/taskRunner';
 import {
@@ -72,8 +72,15 @@ export class ApprovalService {
     if (!context) return DONE;
     const { request, policy } = context;
     const definition = policy.approval.stages[stageIndex];
-    // Already started (a retried task) or no longer waiting: nothing to do.
-    if (request.state !== 'pendingApproval' || (request.currentStage ?? 0) !== stageIndex || request.stages[stageIndex] || !definition) return DONE;
+    // No longer waiting at this stage: nothing to do.
+    if (request.state !== 'pendingApproval' || (request.currentStage ?? 0) !== stageIndex || !definition) return DONE;
+    const existing = request.stages[stageIndex];
+    if (existing) {
+      // A rerun: the first run started the stage and may have died before queuing the cards and
+      // deadlines. Queue them again; every one is keyed, so what was queued isn't doubled.
+      await this.announceStage(context, stageIndex, existing, definition);
+      return DONE;
+    }
 
     const now = this.deps.clock.now();
     const primary = await this.resolve(definition.approvers, request.targetUserId);
@@ -93,13 +100,7 @@ export class ApprovalService {
     );
     if (!started) return { status: 'retry', at: now, error: 'request changed while its stage was starting' };
 
-    const deadline = stageDeadline(definition, now);
-    const fresh = { ...context, request: started };
-    for (const approverId of approverIds) await this.sendCard(fresh, stageIndex, approverId, deadline);
-    await this.schedule(TASK_TYPES.approvalTimeout, started.id, stageIndex, deadline);
-    const escalateAt = escalationTime(definition, now);
-    if (escalateAt && escalateAt < deadline) await this.schedule(TASK_TYPES.approvalEscalation, started.id, stageIndex, escalateAt);
-    await this.schedule(TASK_TYPES.approvalReminder, started.id, stageIndex, reminderTime(definition, now, this.deps.reminderFraction));
+    await this.announceStage({ ...context, request: started }, stageIndex, stage, definition);
     await this.deps.repositories.audit.append({
       actorId: 'system',
       action: 'approval.stageStarted',
@@ -350,6 +351,17 @@ export class ApprovalService {
     await this.tellTarget(context, targetOutcome(context, { kind: 'noApprover' }), `noApprover:${request.id}`);
     await this.deps.repositories.audit.append({ actorId: 'system', action: 'approval.noApprover', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, details: { stage: stageIndex } });
     return DONE;
+  }
+
+  /** The approvers' cards and the stage's deadline, escalation and reminder: all keyed, so safe to repeat. */
+  private async announceStage(context: ApprovalContext, stageIndex: number, stage: RequestStage, definition: ApprovalStage): Promise<void> {
+    const startedAt = stage.startedAt ?? this.deps.clock.now();
+    const deadline = stageDeadline(definition, startedAt);
+    for (const approverId of stage.approverIds) await this.sendCard(context, stageIndex, approverId, deadline);
+    await this.schedule(TASK_TYPES.approvalTimeout, context.request.id, stageIndex, deadline);
+    const escalateAt = escalationTime(definition, startedAt);
+    if (escalateAt && escalateAt < deadline) await this.schedule(TASK_TYPES.approvalEscalation, context.request.id, stageIndex, escalateAt);
+    await this.schedule(TASK_TYPES.approvalReminder, context.request.id, stageIndex, reminderTime(definition, startedAt, this.deps.reminderFraction));
   }
 
   private async sendCard(context: ApprovalContext, stageIndex: number, approverId: string, deadline: Date, banner = ''): Promise<void> {

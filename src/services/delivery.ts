@@ -320,6 +320,7 @@ export class DeliveryService {
     if (!assignment) return;
     const now = clock.now();
     let state: Assignment['state'];
+    let firstRun = true;
     if (assignment.state === 'delivering') {
       const outcome = deliveredState(assignment.roles);
       if (!outcome) return;
@@ -327,10 +328,11 @@ export class DeliveryService {
       if (!settled) return; // another worker settled it
       state = outcome;
     } else {
-      // Settled by a run that died before the rest: finish it if its requests still wait.
+      // Settled by a run that may have died before the rest: finish it. The requests' moves are
+      // conditional and the notices keyed, so repeating them changes nothing that was done.
       if (assignment.state !== 'delivered' && assignment.state !== 'partiallyDelivered' && assignment.state !== 'deliveryFailed') return;
       const waiting = await repositories.requests.getMany(assignment.requestIds);
-      if (!waiting.some((r) => r.state === 'delivering')) return;
+      firstRun = waiting.some((r) => r.state === 'delivering');
       state = assignment.state;
     }
     for (const requestId of assignment.requestIds) {
@@ -353,7 +355,8 @@ export class DeliveryService {
     const round = assignment.reprocessCount ?? 0;
     await notifications.send(assignment.userId, card, { key: `delivered:${assignmentId}:${round}` });
     if (state !== 'delivered') await this.tellAdmins(assignment, name, missing, round);
-    await repositories.audit.append({ actorId: 'system', action: `assignment.${state}`, packageId: assignment.packageId, userId: assignment.userId, assignmentId });
+    // Audited by the run that moved the requests; a rerun only makes sure the notices were queued.
+    if (firstRun) await repositories.audit.append({ actorId: 'system', action: `assignment.${state}`, packageId: assignment.packageId, userId: assignment.userId, assignmentId });
   }
 
   /** "Ivan Petrov, an access package administrator, gave you this access. " for a direct assignment; '' otherwise. */
@@ -384,11 +387,16 @@ export class DeliveryService {
     const now = clock.now();
     const reason = assignment.endReason ?? 'removed';
     const open = await repositories.requests.listOpenForUser(assignment.userId);
+    let firstRun = true;
     if (ACTIVE_ASSIGNMENT_STATES.includes(assignment.state)) {
       const ended = await repositories.assignments.update(assignmentId, { state: assignment.state }, { $set: { state: reason, updatedAt: now } });
       if (!ended) return;
-    } else if (assignment.state !== reason || !open.some((r) => (r.type === 'remove' || r.type === 'adminRemove') && r.assignmentId === assignmentId)) {
-      return; // ended and finished (a run that died after ending it is finished below only while a removal request still waits)
+    } else if (assignment.state !== reason) {
+      return;
+    } else {
+      // Ended by a run that may have died before the rest (an expiry has no request to show it):
+      // finish it; the moves are conditional and the notice keyed, so nothing is doubled.
+      firstRun = open.some((r) => (r.type === 'remove' || r.type === 'adminRemove') && r.assignmentId === assignmentId);
     }
     for (const request of open.filter((r) => (r.type === 'remove' || r.type === 'adminRemove') && r.assignmentId === assignmentId)) {
       await repositories.requests.transition(request.id, 'delivering', { $set: { state: 'delivered', updatedAt: now } });
@@ -403,7 +411,7 @@ export class DeliveryService {
         ? `Your access to "${name}" has ended; ${failed} item(s) could not be removed yet and IT has been told.${what}`
         : `Your access to "${name}" has ${reason === 'expired' ? 'expired' : 'been removed'}.${what || ' Access you had before, or that another package gives you, stays.'}`;
     await notifications.send(assignment.userId, notice(reason === 'expired' ? `Expired: ${name}` : `Removed: ${name}`, message, 'info', [{ title: 'Browse packages', verb: 'packages' }]), { key: `ended:${assignmentId}` });
-    await repositories.audit.append({ actorId: 'system', action: `assignment.${reason}`, packageId: assignment.packageId, userId: assignment.userId, assignmentId });
+    if (firstRun) await repositories.audit.append({ actorId: 'system', action: `assignment.${reason}`, packageId: assignment.packageId, userId: assignment.userId, assignmentId });
   }
 
   /**

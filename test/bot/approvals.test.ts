@@ -88,6 +88,26 @@ describe('approvals (TestAdapter, example catalog)', () => {
     expect((await h.repositories.audit.query({ userId: 'u-fred' })).filter((e) => e.action === 'approval.cardSent')).toHaveLength(2);
   });
 
+  it('a stage started by a run that died before queuing its cards gets them on the rerun (found by the kill -9 suite)', async () => {
+    const req = await request(fred, ACCOUNTING);
+    // As if the process died right after the stage was stored: nothing of what follows was queued.
+    const taskDocs = h.store.collection('tasks');
+    await taskDocs.delete({ type: { $in: [NOTIFY_TASKS.send, TASK_TYPES.approvalTimeout, TASK_TYPES.approvalReminder] } });
+    h.clock.advance(60_000);
+    expect(await h.approvals.startStage(req.id, 0)).toEqual({ status: 'done' });
+    expect(await cardsFor(nadia.aadObjectId, 'approvalRequest')).toHaveLength(1);
+    expect(await cardsFor(alex.aadObjectId, 'approvalRequest')).toHaveLength(1);
+    // The deadline still counts from when the stage started, not from the rerun.
+    const [timeout] = await tasks(TASK_TYPES.approvalTimeout);
+    expect(timeout!.dueAt).toEqual(new Date(req.stages[0]!.startedAt!.getTime() + 7 * 24 * 3_600_000));
+    expect(await tasks(TASK_TYPES.approvalReminder)).toHaveLength(1);
+    // A further rerun doubles nothing.
+    await h.approvals.startStage(req.id, 0);
+    expect(await cardsFor(nadia.aadObjectId, 'approvalRequest')).toHaveLength(1);
+    expect(await tasks(TASK_TYPES.approvalTimeout)).toHaveLength(1);
+    expect((await h.repositories.requests.get(req.id))!.stages).toHaveLength(1);
+  });
+
   it('approve at the last stage: the approver sees the outcome, others\' cards update, delivery is queued, the requester is told', async () => {
     const req = await request(fred, ACCOUNTING);
     const { text, json } = await approve(nadia, req.id, 0, 'Welcome aboard');

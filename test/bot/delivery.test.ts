@@ -60,6 +60,30 @@ describe('delivery and removal (TestAdapter, local directory)', () => {
     return tasks.filter((t) => t.payload.userId === userId).map((t) => t.payload.card.data.title);
   }
 
+  it('a run that died after settling, before queuing the notice: the rerun queues it, once, and audits nothing twice (found by the kill -9 suite)', async () => {
+    const request = await accountingApproved(fred);
+    const tasks = h.store.collection('tasks');
+    // As if the process died right after the request moved to delivered.
+    await tasks.delete({ type: NOTIFY_TASKS.send, 'payload.card.data.title': 'You now have access: Accounting' });
+    expect(await noticesTo('u-fred')).not.toContain('You now have access: Accounting');
+    const audited = async () => (await h.repositories.audit.query({ userId: 'u-fred' })).filter((e) => e.action === 'assignment.delivered').length;
+    expect(await audited()).toBe(1);
+    await h.delivery.grant(request.assignmentId!, 2, 1); // the last role's task, run again
+    await h.delivery.grant(request.assignmentId!, 2, 1);
+    expect((await noticesTo('u-fred')).filter((t) => t === 'You now have access: Accounting')).toHaveLength(1);
+    expect(await audited()).toBe(1);
+
+    // The same for the end: removal settled, the "Removed" notice lost, the revoke task run again.
+    await h.delivery.startRemoval(request.assignmentId!, undefined, 'removed');
+    await drain();
+    expect((await h.repositories.assignments.get(request.assignmentId!))!.state).toBe('removed');
+    await tasks.delete({ type: NOTIFY_TASKS.send, 'payload.card.data.title': 'Removed: Accounting' });
+    await h.delivery.revoke(request.assignmentId!, 2, 1);
+    await h.delivery.revoke(request.assignmentId!, 2, 1);
+    expect((await noticesTo('u-fred')).filter((t) => t === 'Removed: Accounting')).toHaveLength(1);
+    expect((await h.repositories.audit.query({ userId: 'u-fred' })).filter((e) => e.action === 'assignment.removed')).toHaveLength(1);
+  });
+
   it('approval → every resource role delivered in the directory, the assignment and request delivered, the requester told', async () => {
     expect(await directoryState('u-fred')).toEqual({ financeTeam: false, accountingUser: false, vatFiler: false });
     const request = await accountingApproved(fred);
