@@ -60,8 +60,7 @@ export class CatalogBrowser {
     if (isRefusal(requestor)) return requestor;
     const isMember = requestor.user.userType === 'Member';
 
-    const admitting = await repositories.policies.findAdmitting(keysForRequestor({ userId, isMember, groupIds: [...requestor.facts.groupIds] }));
-    const packageIds = [...new Set(admitting.map((p) => p.packageId))];
+    const packageIds = await repositories.policies.packageIdsAdmitting(keysForRequestor({ userId, isMember, groupIds: [...requestor.facts.groupIds] }));
     // Guests only see catalogs opened to external users.
     const catalogIds = (await repositories.catalogs.list()).filter((c) => c.enabled && (isMember || c.externalUsersEnabled)).map((c) => c.id);
 

@@ -90,8 +90,9 @@ class MongoStoreCollection<T extends StoredDocument> implements Collection<T> {
   async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
     assertSupportedFilter(filter);
     assertFindOptions(options);
-    const { sort, skip, limit } = options;
-    const docs = await this.collection.find(asMongoFilter(filter), { sort, skip, limit }).toArray();
+    const { sort, skip, limit, fields } = options;
+    const projection = fields ? Object.fromEntries(fields.map((f) => [f, 1])) : undefined;
+    const docs = await this.collection.find(asMongoFilter(filter), { sort, skip, limit, ...(projection ? { projection } : {}) }).toArray();
     return docs as unknown as T[];
   }
 
@@ -205,5 +206,8 @@ function assertFindOptions(options: FindOptions): void {
   }
   for (const [field, direction] of Object.entries(options.sort ?? {})) {
     if (field.startsWith('$') || (direction !== 1 && direction !== -1)) throw new UnsupportedQueryError(`find: bad sort on ${field}`);
+  }
+  if (options.fields !== undefined && (options.fields.length === 0 || options.fields.some((f) => typeof f !== 'string' || f === '' || f.startsWith('$') || f.includes('.')))) {
+    throw new UnsupportedQueryError(`find: fields must be top-level field names (got ${JSON.stringify(options.fields)})`);
   }
 }

@@ -178,6 +178,7 @@ class EmbeddedCollection<T extends StoredDocument> implements Collection<T> {
     if (options.sort) cursor = cursor.sort(options.sort);
     if (options.skip) cursor = cursor.skip(options.skip);
     if (options.limit) cursor = cursor.limit(options.limit);
+    if (options.fields) cursor = cursor.projection(Object.fromEntries(options.fields.map((f) => [f, 1])));
     const found: unknown = await cursor;
     return (found as unknown[]).map((d) => clone(d) as T);
   }
@@ -472,6 +473,9 @@ function assertFindOptions(options: FindOptions): void {
   }
   for (const [field, direction] of Object.entries(options.sort ?? {})) {
     if (field.startsWith('$') || (direction !== 1 && direction !== -1)) throw new UnsupportedQueryError(`find: bad sort on ${field}`);
+  }
+  if (options.fields !== undefined && (options.fields.length === 0 || options.fields.some((f) => typeof f !== 'string' || f === '' || f.startsWith('$') || f.includes('.')))) {
+    throw new UnsupportedQueryError(`find: fields must be top-level field names (got ${JSON.stringify(options.fields)})`);
   }
 }
 

@@ -24,6 +24,8 @@ export interface FindOptions {
   sort?: SortSpec;
   skip?: number;
   limit?: number;
+  /** Only these top-level fields (and _id) come back: cheaper when a caller needs little of large documents. */
+  fields?: string[];
 }
 
 export interface IndexSpec {

@@ -305,6 +305,26 @@ export function describeStoreContract(
       });
     });
 
+    describe('fields', () => {
+      it('returns only the named top-level fields and _id, with sort and limit still applied', async () => {
+        const c = await seeded();
+        const docs = await c.find({}, { sort: { n: -1 }, limit: 2, fields: ['name'] });
+        expect(docs).toEqual([
+          { _id: 'd', name: 'delta' },
+          { _id: 'c', name: 'gamma' },
+        ]);
+        const missing = await c.find({ _id: 'a' }, { fields: ['nothing'] });
+        expect(missing).toEqual([{ _id: 'a' }]);
+      });
+
+      it('refuses field lists it cannot mean', async () => {
+        const c = await seeded();
+        await expect(c.find({}, { fields: [] })).rejects.toThrow(UnsupportedQueryError);
+        await expect(c.find({}, { fields: ['$where'] })).rejects.toThrow(UnsupportedQueryError);
+        await expect(c.find({}, { fields: ['profile.city'] })).rejects.toThrow(UnsupportedQueryError);
+      });
+    });
+
     describe('sort, skip and limit', () => {
       it('sorts ascending and descending on numbers, strings and Dates', async () => {
         const c = await seeded();

@@ -56,10 +56,13 @@ export class PolicyRepository {
     await this.collection.ensureIndex({ fields: ['allowedRequestors.scope'] });
   }
 
-  /** Enabled policies that admit a user with these keys (see keysForRequestor). */
-  async findAdmitting(keys: string[]): Promise<Policy[]> {
-    const docs = await this.collection.find({ requestorKeys: { $in: keys }, enabled: true });
-    return docs.map(fromPolicyDoc);
+  /**
+   * The packages of the enabled policies that admit these keys: what browsing needs. Only
+   * packageId is read, so a catalog of thousands of policies isn't copied whole per browse.
+   */
+  async packageIdsAdmitting(keys: string[]): Promise<string[]> {
+    const docs = await this.collection.find({ requestorKeys: { $in: keys }, enabled: true }, { fields: ['packageId'] });
+    return [...new Set(docs.map((d) => d.packageId))];
   }
 
   /** Groups named by enabled policies: the only memberships eligibility needs to check. */
