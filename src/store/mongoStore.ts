@@ -13,6 +13,7 @@ import {
 } from 'mongodb';
 import {
   assertStorableDocument,
+  assertFindOptions,
   assertSupportedFilter,
   assertSupportedUpdate,
   DuplicateKeyError,
@@ -200,14 +201,3 @@ function describeKey(error: MongoServerError): string {
   return typeof values[0] === 'string' ? values[0] : JSON.stringify(values[0]);
 }
 
-function assertFindOptions(options: FindOptions): void {
-  for (const [key, value] of [['skip', options.skip], ['limit', options.limit]] as const) {
-    if (value !== undefined && !(Number.isInteger(value) && value >= 0)) throw new UnsupportedQueryError(`find: ${key} must be a non-negative integer`);
-  }
-  for (const [field, direction] of Object.entries(options.sort ?? {})) {
-    if (field.startsWith('$') || (direction !== 1 && direction !== -1)) throw new UnsupportedQueryError(`find: bad sort on ${field}`);
-  }
-  if (options.fields !== undefined && (options.fields.length === 0 || options.fields.some((f) => typeof f !== 'string' || f === '' || f.startsWith('$') || f.includes('.')))) {
-    throw new UnsupportedQueryError(`find: fields must be top-level field names (got ${JSON.stringify(options.fields)})`);
-  }
-}

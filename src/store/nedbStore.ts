@@ -18,6 +18,7 @@ import path from 'node:path';
 import Datastore from '@seald-io/nedb';
 import {
   assertStorableDocument,
+  assertFindOptions,
   assertSupportedFilter,
   assertSupportedUpdate,
   DuplicateKeyError,
@@ -467,17 +468,6 @@ function assertCollectionName(name: string): void {
   if (!COLLECTION_NAME.test(name) || name.startsWith('system.')) throw new Error(`invalid collection name: ${JSON.stringify(name)}`);
 }
 
-function assertFindOptions(options: FindOptions): void {
-  for (const [key, value] of [['skip', options.skip], ['limit', options.limit]] as const) {
-    if (value !== undefined && !(Number.isInteger(value) && value >= 0)) throw new UnsupportedQueryError(`find: ${key} must be a non-negative integer`);
-  }
-  for (const [field, direction] of Object.entries(options.sort ?? {})) {
-    if (field.startsWith('$') || (direction !== 1 && direction !== -1)) throw new UnsupportedQueryError(`find: bad sort on ${field}`);
-  }
-  if (options.fields !== undefined && (options.fields.length === 0 || options.fields.some((f) => typeof f !== 'string' || f === '' || f.startsWith('$') || f.includes('.')))) {
-    throw new UnsupportedQueryError(`find: fields must be top-level field names (got ${JSON.stringify(options.fields)})`);
-  }
-}
 
 function assertIndexSpec(spec: IndexSpec): void {
   if (spec.fields.length === 0 || spec.fields.some((f) => f === '' || f.startsWith('$') || f.includes(','))) {

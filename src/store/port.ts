@@ -318,3 +318,16 @@ export function assertSupportedUpdate(update: Update): void {
   }
   assertNoConflictingPaths(paths);
 }
+
+/** Options both adapters can honour the same way. */
+export function assertFindOptions(options: FindOptions): void {
+  for (const [key, value] of [['skip', options.skip], ['limit', options.limit]] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0)) throw new UnsupportedQueryError(`find: ${key} must be a non-negative integer`);
+  }
+  for (const [field, direction] of Object.entries(options.sort ?? {})) {
+    if (field.startsWith('$') || (direction !== 1 && direction !== -1)) throw new UnsupportedQueryError(`find: bad sort on ${field}`);
+  }
+  if (options.fields !== undefined && (options.fields.length === 0 || options.fields.some((f) => typeof f !== 'string' || f === '' || f.startsWith('$') || f.includes('.')))) {
+    throw new UnsupportedQueryError(`find: fields must be top-level field names (got ${JSON.stringify(options.fields)})`);
+  }
+}
