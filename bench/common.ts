@@ -35,6 +35,11 @@ export function machine(): Machine {
   };
 }
 
+/** The object id of the i-th generated user: a GUID, as Graph expects. */
+export function benchUserId(i: number): string {
+  return `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+}
+
 export function round(value: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;

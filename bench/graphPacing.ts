@@ -17,7 +17,7 @@ import { DELIVERY_TASKS } from '../src/services/delivery';
 import { openEmbeddedStore } from '../src/store/nedbStore';
 import { openRepositories } from '../src/store/repositories';
 import { FakeDirectory, InMemoryGraph, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID } from '../test/support/inMemoryGraph';
-import { type BenchOptions, type Column, CountingStore, round, START, table, VirtualTime } from './common';
+import { type BenchOptions, type Column, CountingStore, round, START, table, VirtualTime, benchUserId } from './common';
 import { WriteQuota } from './graphQuota';
 
 export const QUOTA = { limit: 3_000, windowMs: 150_000 }; // Graph: about 3,000 writes per 150 s per app and tenant
@@ -48,14 +48,11 @@ export interface PhaseResult {
   cpuSystemSeconds: number;
 }
 
-function userId(i: number): string {
-  return `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-}
 
 async function scenario(label: string, writesPerSecond: number, USERS: number, log: (line: string) => void): Promise<PhaseResult[]> {
   const time = new VirtualTime();
   const fake = new FakeDirectory();
-  for (let i = 0; i < USERS; i++) fake.addUser({ id: userId(i), displayName: `Bench User ${i}`, userPrincipalName: `bench${i}@contoso.test` });
+  for (let i = 0; i < USERS; i++) fake.addUser({ id: benchUserId(i), displayName: `Bench User ${i}`, userPrincipalName: `bench${i}@contoso.test` });
   fake.addGroup({ id: GROUP_ID, displayName: 'Bench group' });
   fake.addServicePrincipal({ id: 'b3a5c0de-0000-4000-8000-000000000002', appId: 'b3a5c0de-0000-4000-8000-000000000003', displayName: 'Bench app', appRoles: [{ id: 'b3a5c0de-0000-4000-8000-000000000004', value: 'User', displayName: 'User' }] } as never);
   const graph = new InMemoryGraph(fake, { graphEndpoint: ENDPOINT });
@@ -103,7 +100,7 @@ async function scenario(label: string, writesPerSecond: number, USERS: number, l
   });
   for (let i = 0; i < USERS; i++) {
     const now = time.now();
-    const request: AccessRequest = { id: `REQ-${i}`, type: 'add', packageId: 'bench', policyId: 'all', requesterId: userId(i), targetUserId: userId(i), answers: [], schedule: {}, state: 'delivering', stages: [], createdAt: now, updatedAt: now, history: [] };
+    const request: AccessRequest = { id: `REQ-${i}`, type: 'add', packageId: 'bench', policyId: 'all', requesterId: benchUserId(i), targetUserId: benchUserId(i), answers: [], schedule: {}, state: 'delivering', stages: [], createdAt: now, updatedAt: now, history: [] };
     await repositories.requests.insert(request);
   }
   const tasks = store.collection<{ _id: string; type: string; state: string; dueAt: Date; attempts: number }>('tasks');

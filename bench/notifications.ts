@@ -17,7 +17,7 @@ import { createLogger } from '../src/logger';
 import { openEmbeddedStore } from '../src/store/nedbStore';
 import { FakeDirectory, InMemoryGraph, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID } from '../test/support/inMemoryGraph';
 import { LoopbackConnector, TEAMS_RATE_LIMITS } from '../test/support/loopbackConnector';
-import { repoRoot, type BenchOptions, type Column, drainTasks, msSince, round, table, VirtualTime } from './common';
+import { repoRoot, type BenchOptions, type Column, drainTasks, msSince, round, table, VirtualTime, benchUserId } from './common';
 
 const REPO_ROOT = repoRoot();
 const TENANT = '00000000-0000-0000-0000-0000000000001';
@@ -45,9 +45,6 @@ export interface NotificationsResult {
   rows: NotificationRow[];
 }
 
-function userId(i: number): string {
-  return `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-}
 
 function catalogYaml(): string {
   return [
@@ -78,7 +75,7 @@ async function once(users: number, ratePerSecond: number): Promise<NotificationR
   const catalogFile = path.join(dir, 'catalog.yaml');
   writeFileSync(catalogFile, catalogYaml());
   const fake = new FakeDirectory();
-  for (let i = 0; i < users; i++) fake.addUser({ id: userId(i), displayName: `Warned User ${i}`, userPrincipalName: `warned${i}@contoso.test` });
+  for (let i = 0; i < users; i++) fake.addUser({ id: benchUserId(i), displayName: `Warned User ${i}`, userPrincipalName: `warned${i}@contoso.test` });
   fake.addGroup({ id: GROUP_ID, displayName: 'Warn team' });
   const graph = new InMemoryGraph(fake, { graphEndpoint: ENDPOINT });
   const server = setupServer(...graph.handlers());
@@ -106,7 +103,7 @@ async function once(users: number, ratePerSecond: number): Promise<NotificationR
   try {
     const now = time.now();
     for (let i = 0; i < users; i++) {
-      const id = userId(i);
+      const id = benchUserId(i);
       await app.repositories.conversationReferences.save({
         id,
         tenantId: TENANT,

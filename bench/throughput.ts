@@ -17,7 +17,7 @@ import { createLogger } from '../src/logger';
 import { openEmbeddedStore } from '../src/store/nedbStore';
 import { FakeDirectory, InMemoryGraph, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID } from '../test/support/inMemoryGraph';
 import { LoopbackConnector } from '../test/support/loopbackConnector';
-import { repoRoot, type BenchOptions, CallCounter, type Column, CountingStore, countingDirectory, drainTasks, msSince, round, table, VirtualTime } from './common';
+import { repoRoot, type BenchOptions, CallCounter, type Column, CountingStore, countingDirectory, drainTasks, msSince, round, table, VirtualTime, benchUserId } from './common';
 
 const REPO_ROOT = repoRoot();
 const TENANT = '00000000-0000-0000-0000-0000000000001';
@@ -38,9 +38,6 @@ export interface ThroughputResult {
   connectorCallsPerFlow: number;
 }
 
-function userId(i: number): string {
-  return `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-}
 
 function catalogYaml(): string {
   return [
@@ -75,7 +72,7 @@ export async function runThroughput(options: BenchOptions): Promise<ThroughputRe
 
   const fake = new FakeDirectory();
   fake.addUser({ id: APPROVER, displayName: 'Approver', userPrincipalName: 'approver@contoso.test' });
-  for (let i = 0; i < flows; i++) fake.addUser({ id: userId(i), displayName: `Flow User ${i}`, userPrincipalName: `flow${i}@contoso.test` }, APPROVER);
+  for (let i = 0; i < flows; i++) fake.addUser({ id: benchUserId(i), displayName: `Flow User ${i}`, userPrincipalName: `flow${i}@contoso.test` }, APPROVER);
   fake.addGroup({ id: GROUP_ID, displayName: 'Flow team' });
   const graph = new InMemoryGraph(fake, { graphEndpoint: ENDPOINT });
   // Requests to the loopback connector are not Graph's: let them through.
@@ -142,13 +139,13 @@ export async function runThroughput(options: BenchOptions): Promise<ThroughputRe
     for (let first = 0; first < flows; first += batchSize) {
       const batch = Array.from({ length: Math.min(batchSize, flows - first) }, (_, k) => first + k);
       for (const i of batch) {
-        const card = await handle(press(userId(i), { verb: 'submitRequest', packageId: 'flow', policyId: 'staff' }));
+        const card = await handle(press(benchUserId(i), { verb: 'submitRequest', packageId: 'flow', policyId: 'staff' }));
         if (!card.includes('Request sent for approval')) throw new Error(`submit refused: ${card.slice(0, 300)}`);
       }
       await drain();
       for (const i of batch) {
-        const request = await app.repositories.requests.findOpen(userId(i), 'flow');
-        if (!request) throw new Error(`no open request for user ${i}: ${JSON.stringify((await app.repositories.requests.listForUser(userId(i)))[0])}`);
+        const request = await app.repositories.requests.findOpen(benchUserId(i), 'flow');
+        if (!request) throw new Error(`no open request for user ${i}: ${JSON.stringify((await app.repositories.requests.listForUser(benchUserId(i)))[0])}`);
         await handle(press(APPROVER, { verb: 'decide', requestId: request.id, stage: 0, decision: 'approve' }));
       }
       await drain();
