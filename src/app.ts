@@ -90,6 +90,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     if (store.kind === 'embedded') {
       const released = await repositories.tasks.releaseLeases();
       if (released > 0) logger.warn({ released }, 'resumed tasks the previous run had claimed when it stopped');
+      const lifecycleReleased = await repositories.assignments.releaseLifecycleLeases();
+      if (lifecycleReleased > 0) logger.warn({ released: lifecycleReleased }, 'resumed expiry checks the previous run had claimed when it stopped');
     }
     // A crash between storing a request and queueing its next task must not strand it.
     const requeued = await resumeHandovers(repositories);

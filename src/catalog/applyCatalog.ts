@@ -24,7 +24,7 @@ import { changedFields, sameValue } from './sameValue';
 export interface CatalogRepositories {
   catalogs: Pick<CatalogRepository, 'list' | 'save' | 'delete'>;
   packages: Pick<PackageRepository, 'list' | 'save' | 'delete'>;
-  policies: Pick<PolicyRepository, 'listForPackage' | 'save' | 'delete'>;
+  policies: Pick<PolicyRepository, 'listForPackage' | 'save' | 'delete' | 'refreshAllPackageKeys'>;
   assignments: Pick<AssignmentRepository, 'countActiveForPackage'>;
   requests: Pick<RequestRepository, 'countOpenForPackage'>;
 }
@@ -171,6 +171,9 @@ async function executePlan(plan: ApplyPlan, repos: CatalogRepositories): Promise
   for (const { packageId, policyId } of plan.delete.policies) await repos.policies.delete(packageId, policyId);
   for (const id of plan.delete.packages) await repos.packages.delete(id);
   for (const id of plan.delete.catalogs) await repos.catalogs.delete(id);
+  // Each policy write refreshed its package's keys; this repairs any that a crash between
+  // those two writes (here or in an admin's switch) left out of date.
+  await repos.policies.refreshAllPackageKeys();
 }
 
 /** The file's items, with the admin overrides the file does not agree with kept (and reported). */

@@ -60,17 +60,17 @@ export class CatalogBrowser {
     if (isRefusal(requestor)) return requestor;
     const isMember = requestor.user.userType === 'Member';
 
-    const packageIds = await repositories.policies.packageIdsAdmitting(keysForRequestor({ userId, isMember, groupIds: [...requestor.facts.groupIds] }));
+    const requestorKeys = keysForRequestor({ userId, isMember, groupIds: [...requestor.facts.groupIds] });
     // Guests only see catalogs opened to external users.
     const catalogIds = (await repositories.catalogs.list()).filter((c) => c.enabled && (isMember || c.externalUsersEnabled)).map((c) => c.id);
 
     let page = requestedPage;
-    let result = await repositories.packages.search({ ids: packageIds, catalogIds, text, skip: page * PAGE_SIZE, limit: PAGE_SIZE });
+    let result = await repositories.packages.search({ requestorKeys, catalogIds, text, skip: page * PAGE_SIZE, limit: PAGE_SIZE });
     const pageCount = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
     if (page >= pageCount && result.total > 0) {
       // A stale "next page" button after the list shrank: show the last page instead of nothing.
       page = pageCount - 1;
-      result = await repositories.packages.search({ ids: packageIds, catalogIds, text, skip: page * PAGE_SIZE, limit: PAGE_SIZE });
+      result = await repositories.packages.search({ requestorKeys, catalogIds, text, skip: page * PAGE_SIZE, limit: PAGE_SIZE });
     }
     const status = await this.statusOf(userId);
     return {

@@ -529,9 +529,15 @@ describe('admin changes (TestAdapter, example catalog)', () => {
     });
 
     it('a disabled policy takes no requests; a disabled catalog hides its packages', async () => {
+      expect((await say(fred, 'packages')).text).toContain('Accounting');
       await say(ivan, 'disable policy accounting/employees');
       expect((await say(fred, 'request accounting')).text).toContain('You can\'t request "Accounting": it isn\'t open to requests.');
+      // Its only policy for Fred is off, so browsing (with and without words) no longer offers it.
+      expect((await say(fred, 'packages')).text).not.toContain('Accounting');
+      expect((await say(fred, 'packages accounting')).text).toContain('Nothing matches "accounting"');
       await say(ivan, 'enable policy accounting/employees');
+      expect((await say(fred, 'packages')).text).toContain('Accounting');
+      expect((await say(fred, 'packages accounting')).text).toContain('Accounting');
       await say(ivan, 'disable catalog finance');
       expect((await say(fred, 'request accounting')).text).toContain("its catalog isn't open for requests");
       expect((await audit('admin.enable')).map((e) => e.details)).toEqual([{ kind: 'policy', id: 'accounting/employees', override: 'cleared' }]);

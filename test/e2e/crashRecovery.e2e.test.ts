@@ -91,4 +91,32 @@ describe('restart after a crash on the embedded store', () => {
       await app.close();
     }
   });
+
+  // Expiry checks are claimed the same way (lifecycleLeaseUntil): a run killed while checking
+  // an assignment left its claim, and the restarted bot waited out the lease before expiring it.
+  it('checks at once the expiry the previous run had claimed', async () => {
+    const store = await openEmbeddedStore({});
+    const clock = new FakeClock();
+    const repositories = await openRepositories(store, clock);
+    const now = clock.now();
+    const expired = new Date(now.getTime() - 60_000);
+    await repositories.assignments.insert({
+      id: 'ASG-EXPIRED', packageId: 'accounting', policyId: 'employees', userId: 'u-lola', state: 'delivered', startAt: new Date(now.getTime() - 86_400_000),
+      expiresAt: expired, lifecycleCheckAt: expired, requestIds: [], createdAt: now, updatedAt: now, roles: [{ resource: 'finance-team', role: 'member', state: 'delivered' }],
+    });
+    // The previous run claimed it (a 5-minute lease) and was killed before it got further.
+    expect(await repositories.assignments.claimLifecycleDue(now, 5 * 60_000, 10)).toHaveLength(1);
+
+    const app = await startTestApp({}, { store });
+    try {
+      app.clock.set(now);
+      await app.lifecycle.run();
+      const assignment = await app.repositories.assignments.get('ASG-EXPIRED');
+      expect(assignment?.lifecycleCheckAt).toBeUndefined();
+      expect(assignment?.lifecycleLeaseUntil).toBeUndefined();
+      expect(await store.collection('tasks').count({ type: TASK_TYPES.remove, state: 'pending' })).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
 });

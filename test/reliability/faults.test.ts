@@ -14,7 +14,8 @@ import { LoopbackConnector, TEAMS_ERRORS } from '../support/loopbackConnector';
 import { postActivity, startTestApp } from '../support/testApp';
 import { BOT, TENANT } from './fixtures';
 
-// Faults, replays and two instances: Graph answers 429/503 for stretches, the connector
+// Faults, replays and two instances: Graph answers 429/503 for stretches, calls time out (some
+// writes landing late) or drop, the connector
 // 429/502/403 MessageWritesBlocked; every activity is delivered twice; two approvers decide
 // the same request at the same moment on two instances; two bot instances share one store and
 // both run the scheduler. All work completes or is reported; nothing is done twice.
@@ -22,6 +23,7 @@ const ENDPOINT = 'https://graph.reliability.test';
 const AUTHORITY = 'https://login.reliability.test';
 const REQUESTERS = ['u-fred', '00000000-0000-0000-0000-0000000000021', '00000000-0000-0000-0000-0000000000022', '00000000-0000-0000-0000-0000000000023', 'u-victor'];
 const BLOCKED = '00000000-0000-0000-0000-0000000000023'; // has blocked message writes
+const CALL_TIMEOUT_MS = 250; // the bot gives up on a Graph call after this (30 s in production)
 
 describe('faults, replays and two instances on one store', () => {
   const graph = new InMemoryGraph(new FakeDirectory(), { graphEndpoint: ENDPOINT, authorityHost: AUTHORITY });
@@ -42,7 +44,10 @@ describe('faults, replays and two instances on one store', () => {
     connector = new LoopbackConnector();
     await connector.start();
     const directory = () =>
-      GraphDirectory.fromConfig({ auth: { kind: 'clientSecret', tenantId: TEST_TENANT_ID, clientId: TEST_CLIENT_ID, clientSecret: new Secret(TEST_CLIENT_SECRET) }, endpoint: ENDPOINT, authorityHost: AUTHORITY });
+      GraphDirectory.fromConfig(
+        { auth: { kind: 'clientSecret', tenantId: TEST_TENANT_ID, clientId: TEST_CLIENT_ID, clientSecret: new Secret(TEST_CLIENT_SECRET) }, endpoint: ENDPOINT, authorityHost: AUTHORITY },
+        { requestTimeoutMs: CALL_TIMEOUT_MS },
+      );
     const store = await openEmbeddedStore({});
     const env = { TENANT_ID: TENANT, TEAMS_SERVICE_URL: connector.serviceUrl };
     apps = [await startTestApp(env, { store, directory: directory() }), await startTestApp(env, { store, directory: directory() })];
@@ -85,6 +90,11 @@ describe('faults, replays and two instances on one store', () => {
     // Reads fail for a stretch too, from here on (approver resolution, delivery's checks).
     graph.fail({ method: 'GET' }, { status: 503, times: 12 });
     graph.throttle({ method: 'POST' }, { retryAfterSeconds: 2, times: 12 });
+    // Calls that don't answer in time: the bot gives up, yet Graph applies some of those writes
+    // late (after the bot's retry, or before it); and connections that drop.
+    graph.hang({ method: 'POST' }, { ms: CALL_TIMEOUT_MS * 2, times: 6 });
+    graph.hang({ method: 'GET' }, { ms: CALL_TIMEOUT_MS * 2, times: 4 });
+    graph.disconnect({ method: 'GET' }, { times: 4 });
     await settle();
     const requests = (await Promise.all(REQUESTERS.map((u) => a.repositories.requests.listForUser(u)))).flat().filter((r) => r.packageId === 'accounting');
     expect(requests).toHaveLength(REQUESTERS.length); // the replayed submits made no second request
@@ -100,6 +110,7 @@ describe('faults, replays and two instances on one store', () => {
     await settle();
     // One user gives the access back while Graph fails removals for a stretch.
     const fredAssignment = (await a.repositories.assignments.listActiveForUser('u-fred'))[0]!;
+    graph.hang({ method: 'DELETE' }, { ms: CALL_TIMEOUT_MS * 2, times: 2 });
     await twice(invoke('u-fred', { verb: 'removeAccess', assignmentId: fredAssignment.id }));
     await settle();
 
@@ -124,6 +135,7 @@ describe('faults, replays and two instances on one store', () => {
     const throttled = connector.calls.filter((c) => c.status === 429 || c.status === 502).length;
     console.log(`faults: ${throttled} connector calls throttled/failed, ${failed.length} notices to a blocked chat failed and reported, ${tasks.filter((t) => t.state === 'done').length} tasks done`);
 
+    expect(graph.unmetFaults()).toBe(0); // every injected Graph fault, timeout and drop happened
     const report = await runReconciliation(a.repositories, a.directory);
     expect(report.drift).toEqual([]);
   }, 120_000);

@@ -231,6 +231,11 @@ export class InMemoryGraph {
   // -------------------------------------------------------------------------------------
   // Observation
 
+  /** Injected faults and hangs not yet met: a test that meant them to happen checks this is 0. */
+  unmetFaults(): number {
+    return [...this.faults, ...this.hangs].reduce((sum, f) => sum + Math.max(0, f.remaining), 0);
+  }
+
   stats(): { reads: number; writes: number; batches: number; tokens: number } {
     const count = (kind: CallKind): number => this.calls.filter((c) => c.kind === kind).length;
     return { reads: count('read'), writes: count('write'), batches: count('batch'), tokens: this.identity.requests.length };

@@ -297,6 +297,15 @@ describe('applyCatalog', () => {
     expect((await repos.packages.get('accounting'))?.enabled).toBe(false);
   });
 
+  it('repairs the browse keys of packages (a crash between a policy write and its package) at every apply', async () => {
+    await applyCatalog(definition, repos);
+    await store.collection('accessPackages').updateMany({}, { $unset: { requestorKeys: true } });
+    const fred = { requestorKeys: ['scope:allDirectoryUsers', 'scope:allMemberUsers', 'user:u-fred'], catalogIds: ['finance', 'legacy'], skip: 0, limit: 10 };
+    expect((await repos.packages.search(fred)).total).toBe(0);
+    await applyCatalog(definition, repos); // nothing in the file changed
+    expect((await repos.packages.search(fred)).items.map((p) => p.id)).toEqual(['accounting', 'old-tool']);
+  });
+
   it('reports "none" for an empty definition on an empty store', async () => {
     const report = await applyCatalog({ catalogs: [], packages: [], policies: [] }, repos);
     expect(formatApplyReport(report)).toBe('catalogs: none\npackages: none\npolicies: none');

@@ -72,6 +72,14 @@ export class AssignmentRepository {
     return claimed;
   }
 
+  /**
+   * Frees every lifecycle claim. Only for a store one process owns (the embedded store): at
+   * start-up a claim found there was this process's before it died. Returns how many.
+   */
+  async releaseLifecycleLeases(): Promise<number> {
+    return this.collection.updateMany({ lifecycleLeaseUntil: { $exists: true } }, { $unset: { lifecycleLeaseUntil: true } });
+  }
+
   /** Active, expiring assignments the lifecycle job has never planned (made before it existed). */
   async listUnplanned(limit: number): Promise<Assignment[]> {
     return fromDocs(

@@ -31,10 +31,11 @@ export interface Repositories {
 /** Builds every repository on one store and creates their indexes. */
 export async function openRepositories(store: DocumentStore, clock: Clock): Promise<Repositories> {
   const now = () => clock.now();
+  const packages = new PackageRepository(store);
   const repositories: Repositories = {
     catalogs: new CatalogRepository(store),
-    packages: new PackageRepository(store),
-    policies: new PolicyRepository(store),
+    packages,
+    policies: new PolicyRepository(store, packages),
     requests: new RequestRepository(store),
     assignments: new AssignmentRepository(store),
     grants: new GrantRepository(store, now),

@@ -6,7 +6,11 @@ import { type Doc, toDoc } from './documents';
 // `searchTerms` is derived on save: every word of the name and description and its prefixes,
 // lower-cased. An indexed equality on it finds "acc" in "Accounting" without
 // scanning the catalog.
-type PackageDoc = Doc<AccessPackage> & { searchTerms: string[] };
+//
+// `requestorKeys` is the union of the requestor keys of the package's enabled policies
+// (see policies.ts), kept here by PolicyRepository so that browsing is one indexed, sorted,
+// paged query instead of "which packages admit me" followed by an $in of thousands of ids.
+type PackageDoc = Doc<AccessPackage> & { searchTerms: string[]; requestorKeys?: string[] };
 
 const MAX_TERM_LENGTH = 20;
 
@@ -28,13 +32,13 @@ export function searchTermsOf(accessPackage: Pick<AccessPackage, 'id' | 'display
 }
 
 function fromPackageDoc(doc: PackageDoc): AccessPackage {
-  const { _id, searchTerms, ...rest } = doc;
+  const { _id, searchTerms, requestorKeys, ...rest } = doc;
   return { id: _id, ...rest } as AccessPackage;
 }
 
 export interface PackageSearch {
-  /** Only these packages (the ones the user may request). */
-  ids: string[];
+  /** Only packages with an enabled policy naming one of these keys (keysForRequestor: the ones the user may request). */
+  requestorKeys: string[];
   /** Only packages of these catalogs. */
   catalogIds: string[];
   text?: string;
@@ -52,6 +56,7 @@ export class PackageRepository {
   async init(): Promise<void> {
     await this.collection.ensureIndex({ fields: ['catalog'] });
     await this.collection.ensureIndex({ fields: ['searchTerms'] });
+    await this.collection.ensureIndex({ fields: ['requestorKeys'] });
   }
 
   async get(id: string): Promise<AccessPackage | null> {
@@ -59,11 +64,11 @@ export class PackageRepository {
     return doc ? fromPackageDoc(doc) : null;
   }
 
-  /** Visible (not hidden, not disabled) packages among `ids`, matching every word of `text`, a page at a time. */
+  /** Visible (not hidden, not disabled) packages the keys admit, matching every word of `text`, a page at a time. */
   async search(query: PackageSearch): Promise<{ items: AccessPackage[]; total: number }> {
     const words = searchWords(query.text ?? '').map((w) => w.slice(0, MAX_TERM_LENGTH));
     if (words.length > 0) return this.searchText(query, words);
-    const filter: Filter = { _id: { $in: query.ids }, hidden: false, catalog: { $in: query.catalogIds }, ...enabledIs(true) };
+    const filter: Filter = { requestorKeys: { $in: query.requestorKeys }, hidden: false, catalog: { $in: query.catalogIds }, ...enabledIs(true) };
     const [docs, total] = await Promise.all([
       this.collection.find(filter, { sort: { displayName: 1, _id: 1 }, skip: query.skip, limit: query.limit }),
       this.collection.count(filter),
@@ -73,20 +78,17 @@ export class PackageRepository {
 
   /**
    * With search words: the first word is a top-level equality, so the embedded store reads
-   * its searchTerms index entry (the packages with that word) instead of every admitted
-   * package; the admitted ids are checked here, because the embedded store matches an $in
-   * linearly for each candidate (an $in of 5,000 ids cost ~150 ms per query at 5,000
-   * packages). Costs what the first word matches, paged in memory.
+   * its searchTerms index entry (the packages with that word) rather than every admitted
+   * package. Costs what the first word matches, paged in memory.
    */
   private async searchText(query: PackageSearch, words: string[]): Promise<{ items: AccessPackage[]; total: number }> {
     const filter: Filter = {
       hidden: false,
       catalog: { $in: query.catalogIds },
       searchTerms: words[0],
-      $and: [...words.slice(1).map((w) => ({ searchTerms: w })), enabledIs(true)],
+      $and: [...words.slice(1).map((w) => ({ searchTerms: w })), { requestorKeys: { $in: query.requestorKeys } }, enabledIs(true)],
     };
-    const admitted = new Set(query.ids);
-    const docs = (await this.collection.find(filter, { sort: { displayName: 1, _id: 1 } })).filter((d) => admitted.has(d._id));
+    const docs = await this.collection.find(filter, { sort: { displayName: 1, _id: 1 } });
     return { items: docs.slice(query.skip, query.skip + query.limit).map(fromPackageDoc), total: docs.length };
   }
 
@@ -108,8 +110,22 @@ export class PackageRepository {
     return (await this.collection.find({ incompatibleAccessPackages: packageId })).map(fromPackageDoc);
   }
 
+  /** Stores the package as given; its requestor keys (derived from its policies) are kept. */
   async save(accessPackage: AccessPackage): Promise<void> {
-    await this.collection.replace({ ...toDoc(accessPackage), searchTerms: searchTermsOf(accessPackage) }, { upsert: true });
+    const existing = await this.collection.find({ _id: accessPackage.id }, { fields: ['requestorKeys'] });
+    const requestorKeys = existing[0]?.requestorKeys ?? [];
+    await this.collection.replace({ ...toDoc(accessPackage), searchTerms: searchTermsOf(accessPackage), requestorKeys }, { upsert: true });
+  }
+
+  /** Sets the keys that admit requestors to this package (PolicyRepository derives them). */
+  async setRequestorKeys(id: string, requestorKeys: string[]): Promise<void> {
+    await this.collection.updateOne({ _id: id }, { $set: { requestorKeys } });
+  }
+
+  /** Every package's stored requestor keys (absent for packages stored before they existed). */
+  async requestorKeysById(): Promise<Map<string, string[] | undefined>> {
+    const docs = await this.collection.find({}, { fields: ['requestorKeys'] });
+    return new Map(docs.map((d) => [d._id, d.requestorKeys]));
   }
 
   async delete(id: string): Promise<boolean> {

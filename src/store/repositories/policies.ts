@@ -1,5 +1,6 @@
 import type { AdminOverride, Policy } from '../../domain/model';
 import type { Collection, DocumentStore } from '../port';
+import type { PackageRepository } from './packages';
 import { enabledIs, switchUpdate } from './switches';
 
 // A policy id is unique only within its package, so the stored key is "<packageId>/<policyId>"
@@ -7,6 +8,11 @@ import { enabledIs, switchUpdate } from './switches';
 //
 // `requestorKeys` is derived on save ("scope:allMemberUsers", "user:<id>", "group:<id>") and
 // indexed, so "which enabled policies admit this user" is one indexed $in, not a scan.
+//
+// Each package document carries the union of its enabled policies' keys, so browsing is one
+// indexed, paged query on packages. This repository is the only writer of those keys: every
+// policy write refreshes its package's keys, and refreshAllPackageKeys (run by every catalog
+// apply, so at every start) repairs what a crash between the two writes left behind.
 type PolicyDoc = Policy & { _id: string; requestorKeys: string[] };
 
 export interface RequestorKeysInput {
@@ -42,10 +48,18 @@ function fromPolicyDoc(doc: PolicyDoc): Policy {
   return policy;
 }
 
+/** Sorted and without repeats, so two key lists compare by value. */
+function keySet(keys: Iterable<string>): string[] {
+  return [...new Set(keys)].sort();
+}
+
 export class PolicyRepository {
   private readonly collection: Collection<PolicyDoc>;
 
-  constructor(store: DocumentStore) {
+  constructor(
+    store: DocumentStore,
+    private readonly packages: Pick<PackageRepository, 'setRequestorKeys' | 'requestorKeysById'>,
+  ) {
     this.collection = store.collection<PolicyDoc>('policies');
   }
 
@@ -56,13 +70,33 @@ export class PolicyRepository {
     await this.collection.ensureIndex({ fields: ['allowedRequestors.scope'] });
   }
 
+  /** The union of the requestor keys of a package's enabled policies: what its package document carries. */
+  async requestorKeysOfPackage(packageId: string): Promise<string[]> {
+    const docs = await this.collection.find({ packageId, enabled: true }, { fields: ['requestorKeys'] });
+    return keySet(docs.flatMap((d) => d.requestorKeys));
+  }
+
   /**
-   * The packages of the enabled policies that admit these keys: what browsing needs. Only
-   * packageId is read, so a catalog of thousands of policies isn't copied whole per browse.
+   * Sets every package's requestor keys from its enabled policies where they differ; returns
+   * how many packages it corrected. Two projected reads when nothing differs.
    */
-  async packageIdsAdmitting(keys: string[]): Promise<string[]> {
-    const docs = await this.collection.find({ requestorKeys: { $in: keys }, enabled: true }, { fields: ['packageId'] });
-    return [...new Set(docs.map((d) => d.packageId))];
+  async refreshAllPackageKeys(): Promise<number> {
+    const wanted = new Map<string, string[]>();
+    for (const doc of await this.collection.find({ enabled: true }, { fields: ['packageId', 'requestorKeys'] })) {
+      wanted.set(doc.packageId, [...(wanted.get(doc.packageId) ?? []), ...doc.requestorKeys]);
+    }
+    let corrected = 0;
+    for (const [packageId, stored] of await this.packages.requestorKeysById()) {
+      const keys = keySet(wanted.get(packageId) ?? []);
+      if (stored && stored.length === keys.length && keySet(stored).every((k, i) => k === keys[i])) continue;
+      await this.packages.setRequestorKeys(packageId, keys);
+      corrected++;
+    }
+    return corrected;
+  }
+
+  private async refreshPackageKeys(packageId: string): Promise<void> {
+    await this.packages.setRequestorKeys(packageId, await this.requestorKeysOfPackage(packageId));
   }
 
   /** Groups named by enabled policies: the only memberships eligibility needs to check. */
@@ -83,18 +117,25 @@ export class PolicyRepository {
 
   async save(policy: Policy): Promise<void> {
     await this.collection.replace({ ...policy, _id: keyOf(policy.packageId, policy.id), requestorKeys: requestorKeysOf(policy) }, { upsert: true });
+    await this.refreshPackageKeys(policy.packageId);
   }
 
   async setEnabled(packageId: string, policyId: string, enabled: boolean): Promise<boolean> {
-    return (await this.collection.updateOne({ _id: keyOf(packageId, policyId) }, { $set: { enabled } })) === 1;
+    const changed = (await this.collection.updateOne({ _id: keyOf(packageId, policyId) }, { $set: { enabled } })) === 1;
+    if (changed) await this.refreshPackageKeys(packageId);
+    return changed;
   }
 
   /** An admin's enable/disable, written only while `enabled` is still `expected` (see CatalogRepository). */
   async switchEnabled(packageId: string, policyId: string, expected: boolean, enabled: boolean, override: AdminOverride | null): Promise<boolean> {
-    return (await this.collection.updateOne({ _id: keyOf(packageId, policyId), ...enabledIs(expected) }, switchUpdate(enabled, override))) === 1;
+    const changed = (await this.collection.updateOne({ _id: keyOf(packageId, policyId), ...enabledIs(expected) }, switchUpdate(enabled, override))) === 1;
+    if (changed) await this.refreshPackageKeys(packageId);
+    return changed;
   }
 
   async delete(packageId: string, policyId: string): Promise<boolean> {
-    return (await this.collection.delete({ _id: keyOf(packageId, policyId) })) === 1;
+    const deleted = (await this.collection.delete({ _id: keyOf(packageId, policyId) })) === 1;
+    if (deleted) await this.refreshPackageKeys(packageId);
+    return deleted;
   }
 }
