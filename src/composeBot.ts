@@ -11,8 +11,8 @@ import { ReconcileCommands } from './bot/reconcileCommands';
 import { SelfServiceActions } from './bot/selfServiceActions';
 import type { Clock } from './clock';
 import type { Directory } from './directory/port';
+import { WritePacer } from './directory/writePacer';
 import type { Logger } from './logger';
-import { burstFor, RateLimiter } from './rateLimiter';
 import type { TaskRunner } from './scheduler/taskRunner';
 import { AccessService } from './services/access';
 import { AdminQueries } from './services/adminQueries';
@@ -99,20 +99,15 @@ export function buildBot(input: BotInput): BotGraph {
   });
   const approvalActions = new ApprovalActions(approvals, cards);
   const pacing = input.delivery.pacing ?? { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
-  const writes = new RateLimiter(
-    { global: { ratePerSecond: input.delivery.writesPerSecond, burst: burstFor(input.delivery.writesPerSecond) }, perKey: { ratePerSecond: input.delivery.writesPerSecond, burst: burstFor(input.delivery.writesPerSecond) } },
-    pacing.now,
-  );
+  const writes = new WritePacer(input.delivery.writesPerSecond, pacing);
   const delivery = new DeliveryService({
     ...services,
     notifications: new TaskNotifications(repositories.tasks),
     admins,
     adminNotices,
     logger,
-    pace: async () => {
-      const wait = writes.reserve('directory');
-      if (wait > 0) await pacing.sleep(wait);
-    },
+    pace: () => writes.pace(),
+    throttled: (retryAfterMs) => writes.throttled(retryAfterMs),
     maxAttempts: input.delivery.maxAttempts,
   });
   const access = new AccessService(services);

@@ -30,6 +30,8 @@ export interface DeliveryDependencies extends ServiceDependencies {
   logger: Logger;
   /** Waits until a directory write may go (pacing within Graph's write quota). */
   pace: () => Promise<void>;
+  /** The directory answered 429: hold every write back this long (the quota is the app's). */
+  throttled: (retryAfterMs: number) => void;
   /** Attempts per resource role before it is reported failed. */
   maxAttempts: number;
   random?: () => number;
@@ -438,6 +440,7 @@ export class DeliveryService {
   /** Retryable errors wait (at least as long as the directory asked); others fail the role now. */
   private async onDirectoryError(error: unknown, attempts: number, fail: (message: string) => Promise<void>, operation?: DirectoryOperation): Promise<TaskOutcome> {
     const now = this.deps.clock.now();
+    if (error instanceof DirectoryError && error.kind === 'throttled') this.deps.throttled(error.retryAfterMs ?? BACKOFF.baseMs);
     if (error instanceof DirectoryError && error.retryable && attempts < this.deps.maxAttempts) {
       const delay = retryDelayMs(attempts, error.retryAfterMs, { ...BACKOFF, random: (this.deps.random ?? Math.random)() });
       return { status: 'retry', at: new Date(now.getTime() + delay), error: error.message };

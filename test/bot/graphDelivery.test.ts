@@ -84,5 +84,8 @@ describe('delivery through Microsoft Graph (in-memory Graph, real graph-client)'
     // The faults did happen: the group and both app roles each needed more than one attempt.
     const retried = await h.store.collection<{ _id: string; type: string; attempts: number }>('tasks').find({ type: 'grant.add', attempts: { $gt: 1 } });
     expect(retried).toHaveLength(3);
+    // Retry-After held back every write, not only the refused one (at 1,000 writes/s the
+    // pacing alone would have waited about nothing).
+    expect(h.pacingMs()).toBeGreaterThanOrEqual(7_000);
   });
 });

@@ -41,6 +41,8 @@ export interface BotHarness {
   digest: DigestService;
   /** The invoke response of the last invoke activity processed. */
   lastInvokeResponse(): InvokeResponse | undefined;
+  /** Virtual milliseconds the directory-write pacing has waited so far. */
+  pacingMs(): number;
   close(): Promise<void>;
 }
 
@@ -108,6 +110,7 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
     adminNotices: graph.adminNotices,
     digest: graph.digest,
     lastInvokeResponse: () => invokeResponse,
+    pacingMs: () => virtualMs,
     close: () => store.close(),
   };
 }
