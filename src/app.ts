@@ -19,7 +19,7 @@ import { createLogger, type Logger } from './logger';
 import { Scheduler } from './scheduler/scheduler';
 import { TaskRunner } from './scheduler/taskRunner';
 import type { LifecycleService } from './services/lifecycle';
-import { resumeHandovers } from './services/recovery';
+import { resumeHandovers, settlePendingAudit } from './services/recovery';
 import { openStore } from './store/openStore';
 import type { DocumentStore } from './store/port';
 import { openRepositories, type Repositories } from './store/repositories';
@@ -93,6 +93,9 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       const lifecycleReleased = await repositories.assignments.releaseLifecycleLeases();
       if (lifecycleReleased > 0) logger.warn({ released: lifecycleReleased }, 'resumed expiry checks the previous run had claimed when it stopped');
     }
+    // Nor may it leave a state change unaudited.
+    const audited = await settlePendingAudit(repositories);
+    if (audited > 0) logger.warn({ audited }, 'recorded audit events a crash had left unwritten');
     // A crash between storing a request and queueing its next task must not strand it.
     const requeued = await resumeHandovers(repositories);
     if (requeued > 0) logger.warn({ requeued }, 'queued again the next step of requests a crash had interrupted');

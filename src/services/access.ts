@@ -106,8 +106,10 @@ export class AccessService {
       assignmentId: assignment.id,
       now,
     });
+    const submitted = { actorId: userId, action: 'request.submitted', packageId: assignment.packageId, userId, requestId: request.id, assignmentId: assignment.id, details: { type: 'extend' } };
     try {
-      await repositories.requests.insert(request);
+      // Without approval the change is the assignment's (audited below), not a submission.
+      await repositories.requests.insert(request, plan.requiresApproval ? submitted : undefined);
     } catch (error) {
       if (error instanceof AlreadyOpenError) return refuse('alreadyRequested', `You already asked to extend "${packageName}". Type my requests to follow it.`);
       throw error;
@@ -115,7 +117,6 @@ export class AccessService {
 
     if (plan.requiresApproval) {
       await this.deps.workflow.submitted(request);
-      await repositories.audit.append({ actorId: userId, action: 'request.submitted', packageId: assignment.packageId, userId, requestId: request.id, assignmentId: assignment.id, details: { type: 'extend' } });
       return { ok: true, packageName, request };
     }
 
@@ -124,9 +125,7 @@ export class AccessService {
     const update = plan.newExpiresAt
       ? { $set: { expiresAt: plan.newExpiresAt, expirySetAt: now, lifecycleCheckAt: now, updatedAt: now }, $push: { requestIds: request.id } }
       : { $unset: { expiresAt: true, expirySetAt: true, lifecycleCheckAt: true }, $set: { updatedAt: now }, $push: { requestIds: request.id } };
-    const extended = await repositories.assignments.update(assignment.id, { state: { $in: [...ACTIVE_ASSIGNMENT_STATES] }, expiresAt: assignment.expiresAt }, update);
-    if (!extended) return refuse('stale', `"${packageName}" changed while you were extending it. Type my access to see it as it is now.`);
-    await repositories.audit.append({
+    const extended = await repositories.assignments.update(assignment.id, { state: { $in: [...ACTIVE_ASSIGNMENT_STATES] }, expiresAt: assignment.expiresAt }, update, {
       actorId: userId,
       action: 'assignment.extended',
       packageId: assignment.packageId,
@@ -135,6 +134,7 @@ export class AccessService {
       assignmentId: assignment.id,
       details: { from: assignment.expiresAt?.toISOString() ?? null, to: plan.newExpiresAt?.toISOString() ?? null },
     });
+    if (!extended) return refuse('stale', `"${packageName}" changed while you were extending it. Type my access to see it as it is now.`);
     return { ok: true, packageName, extendedTo: plan.newExpiresAt };
   }
 
@@ -178,11 +178,9 @@ export class AccessService {
       assignment.id,
       { state: { $in: [...ACTIVE_ASSIGNMENT_STATES] }, expiresAt, lifecycleCheckAt: { $lte: expiresAt }, expiryAccepted: { $ne: expiresAt } },
       { $set: { lifecycleCheckAt: expiresAt, expiryAccepted: expiresAt } },
+      { actorId: userId, action: 'assignment.letExpire', packageId: assignment.packageId, userId, assignmentId: assignment.id, details: { expiresAt: expiresAt.toISOString() } },
     );
-    if (quieted) {
-      await repositories.audit.append({ actorId: userId, action: 'assignment.letExpire', packageId: assignment.packageId, userId, assignmentId: assignment.id, details: { expiresAt: expiresAt.toISOString() } });
-      return { ok: true, packageName, expiresAt };
-    }
+    if (quieted) return { ok: true, packageName, expiresAt };
     // A second press finds it already quiet: same answer, nothing changed or audited again.
     const current = await repositories.assignments.get(assignment.id);
     if (current?.expiryAccepted?.getTime() === expiresAt.getTime() && current.expiresAt?.getTime() === expiresAt.getTime()) return { ok: true, packageName, expiresAt };
@@ -209,13 +207,12 @@ export class AccessService {
       now,
     });
     try {
-      await repositories.requests.insert(request);
+      await repositories.requests.insert(request, { actorId: userId, action: 'request.submitted', packageId: assignment.packageId, userId, requestId: request.id, assignmentId: assignment.id, details: { type: 'remove' } });
     } catch (error) {
       if (error instanceof AlreadyOpenError) return refuse('alreadyRequested', `"${packageName}" is already being removed.`);
       throw error;
     }
     await this.deps.workflow.removalRequested(request);
-    await repositories.audit.append({ actorId: userId, action: 'request.submitted', packageId: assignment.packageId, userId, requestId: request.id, assignmentId: assignment.id, details: { type: 'remove' } });
     return { ok: true, packageName, request };
   }
 

@@ -167,21 +167,20 @@ export class AdminAssignments {
     });
     if (bypassedApproval) request.history.push({ at: now, actorId: adminId, action: 'approval skipped by an administrator', details: justification });
     try {
-      await repositories.requests.insert(request);
+      await repositories.requests.insert(request, {
+        actorId: adminId,
+        action: 'admin.assign',
+        packageId: accessPackage.id,
+        userId: user.id,
+        requestId: request.id,
+        details: { policyId: policy.id, bypassedApproval, justification: justification ?? null, state: request.state },
+      });
     } catch (error) {
       if (!(error instanceof AlreadyOpenError)) throw error;
       const message = openRequestMessage(user.displayName, accessPackage.displayName, await repositories.requests.findOpen(user.id, accessPackage.id));
       return refuse('alreadyRequested', message, [{ field: 'user', message }]);
     }
     await this.deps.workflow.submitted(request);
-    await repositories.audit.append({
-      actorId: adminId,
-      action: 'admin.assign',
-      packageId: accessPackage.id,
-      userId: user.id,
-      requestId: request.id,
-      details: { policyId: policy.id, bypassedApproval, justification: justification ?? null, state: request.state },
-    });
     const approval = await this.approvalText(policy);
     await this.tellUser(request, adminId, user, accessPackage.displayName);
     return { ok: true, request, packageName: accessPackage.displayName, userName: user.displayName, needsApproval, bypassedApproval, approval };

@@ -68,21 +68,20 @@ export class AdminChanges {
       now,
     });
     try {
-      await repositories.requests.insert(request);
+      await repositories.requests.insert(request, {
+        actorId: adminId,
+        action: 'admin.remove',
+        packageId: assignment.packageId,
+        userId: assignment.userId,
+        requestId: request.id,
+        assignmentId: assignment.id,
+        details: { reason: reason ?? null },
+      });
     } catch (error) {
       if (error instanceof AlreadyOpenError) return refuse('stale', beingRemoved);
       throw error;
     }
     await this.deps.workflow.removalRequested(request);
-    await repositories.audit.append({
-      actorId: adminId,
-      action: 'admin.remove',
-      packageId: assignment.packageId,
-      userId: assignment.userId,
-      requestId: request.id,
-      assignmentId: assignment.id,
-      details: { reason: reason ?? null },
-    });
     const adminName = await this.nameOf(adminId);
     await this.deps.notifications.send(
       assignment.userId,
@@ -117,23 +116,21 @@ export class AdminChanges {
     if (!CANCELABLE.includes(request.state)) return refuse('stale', notCancelable(request, packageName, userName));
 
     const now = clock.now();
-    const canceled = await repositories.requests.transition(request.id, CANCELABLE, {
-      $set: { state: 'canceled', updatedAt: now },
-      $push: { history: { at: now, actorId: adminId, action: 'canceled by an administrator', ...(reason ? { details: reason } : {}) } },
-    });
+    const canceled = await repositories.requests.transition(
+      request.id,
+      CANCELABLE,
+      {
+        $set: { state: 'canceled', updatedAt: now },
+        $push: { history: { at: now, actorId: adminId, action: 'canceled by an administrator', ...(reason ? { details: reason } : {}) } },
+      },
+      {},
+      { actorId: adminId, action: 'admin.cancel', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, details: { reason: reason ?? null, previousState: request.state } },
+    );
     if (!canceled) {
       const latest = (await repositories.requests.get(request.id)) ?? request;
       return refuse('stale', notCancelable(latest, packageName, userName));
     }
     await this.deps.workflow.canceled(canceled);
-    await repositories.audit.append({
-      actorId: adminId,
-      action: 'admin.cancel',
-      packageId: request.packageId,
-      userId: request.targetUserId,
-      requestId: request.id,
-      details: { reason: reason ?? null, previousState: request.state },
-    });
     const adminName = await this.nameOf(adminId);
     const why = reason ? ` Their reason: "${reason}"` : '';
     // The requester and the person it was for (when an admin asked for someone) hear it, unless they did it themselves.

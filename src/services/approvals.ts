@@ -97,18 +97,11 @@ export class ApprovalService {
       'pendingApproval',
       { $set: { stages: [...request.stages, stage], updatedAt: now }, $push: { history: { at: now, actorId: 'system', action: `stage ${stageIndex + 1} started`, details: `${approverIds.length} approver(s)${usedFallback ? ' (fallback)' : ''}` } } },
       { currentStage: stageIndex, updatedAt: request.updatedAt },
+      { actorId: 'system', action: 'approval.stageStarted', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, details: { stage: stageIndex, approverIds, usedFallback } },
     );
     if (!started) return { status: 'retry', at: now, error: 'request changed while its stage was starting' };
 
     await this.announceStage({ ...context, request: started }, stageIndex, stage, definition);
-    await this.deps.repositories.audit.append({
-      actorId: 'system',
-      action: 'approval.stageStarted',
-      packageId: request.packageId,
-      userId: request.targetUserId,
-      requestId: request.id,
-      details: { stage: stageIndex, approverIds, usedFallback },
-    });
     return DONE;
   }
 
@@ -158,17 +151,17 @@ export class ApprovalService {
           $push: { history: { at: now, actorId: approverId, action: historyAction, ...(decision.justification ? { details: decision.justification } : {}) } },
         },
         { currentStage: stageIndex, updatedAt: request.updatedAt },
+        {
+          actorId: approverId,
+          action: decision.decision === 'approve' ? 'approval.approved' : 'approval.denied',
+          packageId: request.packageId,
+          userId: request.targetUserId,
+          requestId: request.id,
+          details: { stage: stageIndex, ...(decision.justification ? { justification: decision.justification } : {}) },
+        },
       );
       if (!updated) continue; // someone else changed it first: look again (it may now be decided)
 
-      await this.deps.repositories.audit.append({
-        actorId: approverId,
-        action: decision.decision === 'approve' ? 'approval.approved' : 'approval.denied',
-        packageId: request.packageId,
-        userId: request.targetUserId,
-        requestId: request.id,
-        details: { stage: stageIndex, ...(decision.justification ? { justification: decision.justification } : {}) },
-      });
       const approverName = await this.nameOf(approverId);
       const after = { ...context, request: updated };
       const outcome: ApprovalOutcome = { kind: 'decided', decision, approverName };
@@ -218,8 +211,13 @@ export class ApprovalService {
       const extended = await repositories.assignments.update(request.assignmentId, { state: { $in: [...ACTIVE_ASSIGNMENT_STATES] }, expiresAt: { $gt: now }, endReason: { $exists: false } }, update);
       if (!extended) return this.extensionTooLate(context);
     }
-    await repositories.requests.transition(request.id, ['delivering', 'scheduled'], { $set: { state: 'delivered', updatedAt: now } });
-    await repositories.audit.append({ actorId: 'system', action: 'assignment.extended', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, ...(request.assignmentId ? { assignmentId: request.assignmentId } : {}) });
+    await repositories.requests.transition(
+      request.id,
+      ['delivering', 'scheduled'],
+      { $set: { state: 'delivered', updatedAt: now } },
+      {},
+      { actorId: 'system', action: 'assignment.extended', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, ...(request.assignmentId ? { assignmentId: request.assignmentId } : {}) },
+    );
     await notifications.send(request.requesterId, requesterExtended(context, approverName), { key: `extended:${request.id}` });
   }
 
@@ -228,12 +226,17 @@ export class ApprovalService {
     const { request, accessPackage } = context;
     const { repositories, clock, notifications } = this.deps;
     const now = clock.now();
-    const canceled = await repositories.requests.transition(request.id, ['delivering', 'scheduled'], {
-      $set: { state: 'canceled', updatedAt: now },
-      $push: { history: { at: now, actorId: 'system', action: 'canceled', details: 'the access had ended before the extension was approved' } },
-    });
+    const canceled = await repositories.requests.transition(
+      request.id,
+      ['delivering', 'scheduled'],
+      {
+        $set: { state: 'canceled', updatedAt: now },
+        $push: { history: { at: now, actorId: 'system', action: 'canceled', details: 'the access had ended before the extension was approved' } },
+      },
+      {},
+      { actorId: 'system', action: 'request.extensionTooLate', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, ...(request.assignmentId ? { assignmentId: request.assignmentId } : {}) },
+    );
     if (!canceled) return;
-    await repositories.audit.append({ actorId: 'system', action: 'request.extensionTooLate', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, ...(request.assignmentId ? { assignmentId: request.assignmentId } : {}) });
     await notifications.send(
       request.requesterId,
       notice(`Not extended: ${accessPackage.displayName}`, `Your extension (${request.id}) was approved, but your access had already ended, so there was nothing to extend. Request the package again if you still need it.`, 'warning', [{ title: 'Browse packages', verb: 'packages' }]),
@@ -246,19 +249,20 @@ export class ApprovalService {
     const context = await this.context(requestId);
     if (!context) return DONE;
     const now = this.deps.clock.now();
+    const { request } = context;
+    const stage = request.stages[stageIndex];
     const timedOut = await this.deps.repositories.requests.transition(
       requestId,
       'pendingApproval',
       { $set: { state: 'timedOut', updatedAt: now }, $push: { history: { at: now, actorId: 'system', action: `timed out at stage ${stageIndex + 1}` } } },
       { currentStage: stageIndex },
+      { actorId: 'system', action: 'approval.timedOut', packageId: request.packageId, userId: request.targetUserId, requestId, details: { stage: stageIndex, approverIds: stage ? stageDeciders(stage) : [] } },
     );
     if (!timedOut) return DONE; // decided, canceled or moved on in time
     const after = { ...context, request: timedOut };
-    const stage = timedOut.stages[stageIndex];
     await this.updateCards(after, stageIndex, { kind: 'timedOut' }, now);
     await this.deps.notifications.send(timedOut.requesterId, requesterTimedOut(after), { key: `timedOut:${requestId}` });
     await this.tellTarget(after, targetOutcome(after, { kind: 'timedOut' }), `timedOut:${requestId}`);
-    await this.deps.repositories.audit.append({ actorId: 'system', action: 'approval.timedOut', packageId: timedOut.packageId, userId: timedOut.targetUserId, requestId, details: { stage: stageIndex, approverIds: stage ? stageDeciders(stage) : [] } });
     return DONE;
   }
 
@@ -279,12 +283,12 @@ export class ApprovalService {
       'pendingApproval',
       { $set: { stages, updatedAt: now }, $push: { history: { at: now, actorId: 'system', action: `escalated at stage ${stageIndex + 1}` } } },
       { currentStage: stageIndex, updatedAt: request.updatedAt },
+      { actorId: 'system', action: 'approval.escalated', packageId: request.packageId, userId: request.targetUserId, requestId, details: { stage: stageIndex, addedApproverIds: added } },
     );
     if (!escalated) return { status: 'retry', at: now, error: 'request changed while escalating' };
     const deadline = stageDeadline(definition, stage.startedAt ?? now);
     const banner = `Escalated to you: the first approvers have not decided since ${formatInstant(stage.startedAt ?? now)}.`;
     for (const approverId of added) await this.sendCard({ ...context, request: escalated }, stageIndex, approverId, deadline, banner);
-    await this.deps.repositories.audit.append({ actorId: 'system', action: 'approval.escalated', packageId: request.packageId, userId: request.targetUserId, requestId, details: { stage: stageIndex, addedApproverIds: added } });
     return DONE;
   }
 
@@ -345,11 +349,11 @@ export class ApprovalService {
       'pendingApproval',
       { $set: { state: 'denied', updatedAt: now }, $push: { history: { at: now, actorId: 'system', action: `no approver for stage ${stageIndex + 1}` } } },
       { currentStage: stageIndex },
+      { actorId: 'system', action: 'approval.noApprover', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, details: { stage: stageIndex } },
     );
     if (!denied) return DONE;
     await this.deps.notifications.send(request.requesterId, requesterNoApprover(context, stageIndex), { key: `noApprover:${request.id}` });
     await this.tellTarget(context, targetOutcome(context, { kind: 'noApprover' }), `noApprover:${request.id}`);
-    await this.deps.repositories.audit.append({ actorId: 'system', action: 'approval.noApprover', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, details: { stage: stageIndex } });
     return DONE;
   }
 

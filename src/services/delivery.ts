@@ -6,6 +6,7 @@ import { DirectoryError } from '../directory/port';
 import type { Logger } from '../logger';
 import type { TaskOutcome } from '../scheduler/taskRunner';
 import { DuplicateKeyError } from '../store/port';
+import type { NewAuditEvent } from '../store/repositories/audit';
 import { grantKey } from '../store/repositories/grants';
 import type { AdminNotices, DirectoryOperation } from './adminNotices';
 import type { AdminPolicy } from './admins';
@@ -78,7 +79,7 @@ export class DeliveryService {
     // Expiry counts from the actual start (now), unless the requester chose an end date.
     const expiresAt = request.schedule.expiresAt ?? maximumExpiry(policy.lifecycle, now);
     if (request.schedule.expiresAt && request.schedule.expiresAt.getTime() <= now.getTime() && !(await repositories.assignments.get(assignmentId))) {
-      return this.endedBeforeStart(request.id, accessPackage.displayName, request.schedule.expiresAt);
+      return this.endedBeforeStart(request, accessPackage.displayName, request.schedule.expiresAt);
     }
     const assignment: Assignment = {
       id: assignmentId,
@@ -95,7 +96,8 @@ export class DeliveryService {
       updatedAt: now,
     };
     try {
-      await repositories.assignments.insert(assignment);
+      // Audited with the insert: a rerun of this task finds the assignment and audits nothing.
+      await repositories.assignments.insert(assignment, { actorId: 'system', action: 'assignment.created', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, assignmentId });
     } catch (error) {
       if (!(error instanceof DuplicateKeyError)) throw error;
     }
@@ -104,25 +106,30 @@ export class DeliveryService {
       await repositories.tasks.enqueue({ type: DELIVERY_TASKS.grant, payload: { assignmentId, index }, dedupeKey: `${DELIVERY_TASKS.grant}:${assignmentId}:${index}` });
     }
     if (assignment.roles.length === 0) await this.settleDelivery(assignmentId);
-    await repositories.audit.append({ actorId: 'system', action: 'assignment.created', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, assignmentId });
     return DONE;
   }
 
   /** The requester's chosen end passed before the access could start (approved too late): nothing is delivered. */
-  private async endedBeforeStart(requestId: string, packageName: string, chosenEnd: Date): Promise<TaskOutcome> {
+  private async endedBeforeStart(request: AccessRequest, packageName: string, chosenEnd: Date): Promise<TaskOutcome> {
     const { repositories, clock, notifications } = this.deps;
     const now = clock.now();
-    const canceled = await repositories.requests.transition(requestId, ['delivering', 'scheduled'], {
-      $set: { state: 'canceled', updatedAt: now },
-      $push: { history: { at: now, actorId: 'system', action: 'canceled', details: `its end date (${formatInstant(chosenEnd)}) passed before it could start` } },
-    });
+    const requestId = request.id;
+    const canceled = await repositories.requests.transition(
+      requestId,
+      ['delivering', 'scheduled'],
+      {
+        $set: { state: 'canceled', updatedAt: now },
+        $push: { history: { at: now, actorId: 'system', action: 'canceled', details: `its end date (${formatInstant(chosenEnd)}) passed before it could start` } },
+      },
+      {},
+      { actorId: 'system', action: 'request.endedBeforeStart', packageId: request.packageId, userId: request.targetUserId, requestId, details: { expiresAt: chosenEnd.toISOString() } },
+    );
     if (!canceled) return DONE;
     await notifications.send(
       canceled.requesterId,
       notice(`Not started: ${packageName}`, `Request ${requestId} was approved after the end date you chose (${formatInstant(chosenEnd)}) had passed, so no access was set up. Request it again with new dates if you still need it.`, 'warning', [{ title: 'Browse packages', verb: 'packages' }]),
       { key: `endedBeforeStart:${requestId}` },
     );
-    await repositories.audit.append({ actorId: 'system', action: 'request.endedBeforeStart', packageId: canceled.packageId, userId: canceled.targetUserId, requestId, details: { expiresAt: chosenEnd.toISOString() } });
     return DONE;
   }
 
@@ -152,8 +159,7 @@ export class DeliveryService {
         if (target.kind === 'group') await directory.addGroupRole(target.groupId, assignment.userId, target.role);
         else await directory.addAppRoleAssignment(target.servicePrincipalId, assignment.userId, target.appRoleId);
       }
-      await this.recordRole(assignmentId, index, 'pending', { state: 'delivered' });
-      await repositories.audit.append({
+      await this.recordRole(assignmentId, index, 'pending', { state: 'delivered' }, {
         actorId: 'system',
         action: row.preExisting ? 'delivery.alreadyHeld' : 'delivery.granted',
         packageId: assignment.packageId,
@@ -163,8 +169,7 @@ export class DeliveryService {
       });
     } catch (error) {
       const outcome = await this.onDirectoryError(error, attempts, async (message) => {
-        await this.recordRole(assignmentId, index, 'pending', { state: 'failed', error: message });
-        await repositories.audit.append({ actorId: 'system', action: 'delivery.failed', packageId: assignment.packageId, userId: assignment.userId, assignmentId, details: { resource: role.resource, role: role.role, error: message } });
+        await this.recordRole(assignmentId, index, 'pending', { state: 'failed', error: message }, { actorId: 'system', action: 'delivery.failed', packageId: assignment.packageId, userId: assignment.userId, assignmentId, details: { resource: role.resource, role: role.role, error: message } });
       }, operationOf(target, 'add'));
       if (outcome.status === 'retry') return outcome;
     }
@@ -221,8 +226,7 @@ export class DeliveryService {
       // The directory is settled first; only then does the ledger forget this holder.
       const after = row ? await repositories.grants.removeHolder(key, assignmentId) : null;
       if (after && after.heldBy.length === 0) await repositories.grants.delete(key);
-      await this.recordRole(assignmentId, index, 'removing', { state: 'removed' });
-      await repositories.audit.append({
+      await this.recordRole(assignmentId, index, 'removing', { state: 'removed' }, {
         actorId: 'system',
         action: step.kind === 'remove' ? 'delivery.revoked' : 'delivery.kept',
         packageId: assignment.packageId,
@@ -232,8 +236,7 @@ export class DeliveryService {
       });
     } catch (error) {
       const outcome = await this.onDirectoryError(error, attempts, async (message) => {
-        await this.recordRole(assignmentId, index, 'removing', { state: 'failed', error: message });
-        await repositories.audit.append({ actorId: 'system', action: 'removal.failed', packageId: assignment.packageId, userId: assignment.userId, assignmentId, details: { resource: role.resource, role: role.role, error: message } });
+        await this.recordRole(assignmentId, index, 'removing', { state: 'failed', error: message }, { actorId: 'system', action: 'removal.failed', packageId: assignment.packageId, userId: assignment.userId, assignmentId, details: { resource: role.resource, role: role.role, error: message } });
       }, operationOf(target, 'remove'));
       if (outcome.status === 'retry') return outcome;
     }
@@ -273,6 +276,7 @@ export class DeliveryService {
       assignment.id,
       { state: assignment.state, updatedAt: assignment.updatedAt },
       { $set: { roles, state: 'delivering', reprocessCount: round, updatedAt: now } },
+      { actorId: adminId, action: 'admin.reprocess', packageId: assignment.packageId, userId: assignment.userId, assignmentId: assignment.id, details: { round } },
     );
     if (!restarted) return refuse('stale', `The assignment of "${packageName}" changed meanwhile; try again.`);
     for (const requestId of assignment.requestIds) {
@@ -281,7 +285,6 @@ export class DeliveryService {
     for (let index = 0; index < roles.length; index++) {
       await repositories.tasks.enqueue({ type: DELIVERY_TASKS.grant, payload: { assignmentId: assignment.id, index }, dedupeKey: `${DELIVERY_TASKS.grant}:${assignment.id}:${index}:r${round}` });
     }
-    await repositories.audit.append({ actorId: adminId, action: 'admin.reprocess', packageId: assignment.packageId, userId: assignment.userId, assignmentId: assignment.id, details: { round } });
     return { ok: true, assignment: restarted, packageName };
   }
 
@@ -308,10 +311,10 @@ export class DeliveryService {
       'deliveryFailed',
       { $set: { state: 'delivering', updatedAt: now }, $push: { history: { at: now, actorId: adminId, action: 'reprocessed' } } },
       { assignmentId: { $exists: false }, updatedAt: request.updatedAt },
+      { actorId: adminId, action: 'admin.reprocess', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, details: { round } },
     );
     if (!requeued) return refuse('stale', `Request ${request.id} changed meanwhile; try again.`);
     await repositories.tasks.enqueue({ type: TASK_TYPES.deliver, payload: { requestId: request.id }, dedupeKey: `${TASK_TYPES.deliver}:${request.id}:r${round}` });
-    await repositories.audit.append({ actorId: adminId, action: 'admin.reprocess', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, details: { round } });
     return { ok: true, request: requeued, packageName };
   }
 
@@ -322,19 +325,22 @@ export class DeliveryService {
     if (!assignment) return;
     const now = clock.now();
     let state: Assignment['state'];
-    let firstRun = true;
     if (assignment.state === 'delivering') {
       const outcome = deliveredState(assignment.roles);
       if (!outcome) return;
-      const settled = await repositories.assignments.update(assignmentId, { state: 'delivering' }, { $set: { state: outcome, updatedAt: now } });
+      const settled = await repositories.assignments.update(
+        assignmentId,
+        { state: 'delivering' },
+        { $set: { state: outcome, updatedAt: now } },
+        { actorId: 'system', action: `assignment.${outcome}`, packageId: assignment.packageId, userId: assignment.userId, assignmentId },
+      );
       if (!settled) return; // another worker settled it
       state = outcome;
     } else {
-      // Settled by a run that may have died before the rest: finish it. The requests' moves are
-      // conditional and the notices keyed, so repeating them changes nothing that was done.
+      // Settled (and audited, with the same write) by a run that may have died before the
+      // rest: finish it. The requests' moves are conditional and the notices keyed, so
+      // repeating them changes nothing that was done.
       if (assignment.state !== 'delivered' && assignment.state !== 'partiallyDelivered' && assignment.state !== 'deliveryFailed') return;
-      const waiting = await repositories.requests.getMany(assignment.requestIds);
-      firstRun = waiting.some((r) => r.state === 'delivering');
       state = assignment.state;
     }
     for (const requestId of assignment.requestIds) {
@@ -357,8 +363,6 @@ export class DeliveryService {
     const round = assignment.reprocessCount ?? 0;
     await notifications.send(assignment.userId, card, { key: `delivered:${assignmentId}:${round}` });
     if (state !== 'delivered') await this.tellAdmins(assignment, name, missing, round);
-    // Audited by the run that moved the requests; a rerun only makes sure the notices were queued.
-    if (firstRun) await repositories.audit.append({ actorId: 'system', action: `assignment.${state}`, packageId: assignment.packageId, userId: assignment.userId, assignmentId });
   }
 
   /** "Ivan Petrov, an access package administrator, gave you this access. " for a direct assignment; '' otherwise. */
@@ -389,17 +393,19 @@ export class DeliveryService {
     const now = clock.now();
     const reason = assignment.endReason ?? 'removed';
     const open = await repositories.requests.listOpenForUser(assignment.userId);
-    let firstRun = true;
     if (ACTIVE_ASSIGNMENT_STATES.includes(assignment.state)) {
-      const ended = await repositories.assignments.update(assignmentId, { state: assignment.state }, { $set: { state: reason, updatedAt: now } });
+      const ended = await repositories.assignments.update(
+        assignmentId,
+        { state: assignment.state },
+        { $set: { state: reason, updatedAt: now } },
+        { actorId: 'system', action: `assignment.${reason}`, packageId: assignment.packageId, userId: assignment.userId, assignmentId },
+      );
       if (!ended) return;
     } else if (assignment.state !== reason) {
       return;
-    } else {
-      // Ended by a run that may have died before the rest (an expiry has no request to show it):
-      // finish it; the moves are conditional and the notice keyed, so nothing is doubled.
-      firstRun = open.some((r) => (r.type === 'remove' || r.type === 'adminRemove') && r.assignmentId === assignmentId);
     }
+    // Otherwise ended (and audited, with the same write) by a run that may have died before the
+    // rest: finish it; the moves are conditional and the notice keyed, so nothing is doubled.
     for (const request of open.filter((r) => (r.type === 'remove' || r.type === 'adminRemove') && r.assignmentId === assignmentId)) {
       await repositories.requests.transition(request.id, 'delivering', { $set: { state: 'delivered', updatedAt: now } });
     }
@@ -413,7 +419,6 @@ export class DeliveryService {
         ? `Your access to "${name}" has ended; ${failed} item(s) could not be removed yet and IT has been told.${what}`
         : `Your access to "${name}" has ${reason === 'expired' ? 'expired' : 'been removed'}.${what || ' Access you had before, or that another package gives you, stays.'}`;
     await notifications.send(assignment.userId, notice(reason === 'expired' ? `Expired: ${name}` : `Removed: ${name}`, message, 'info', [{ title: 'Browse packages', verb: 'packages' }]), { key: `ended:${assignmentId}` });
-    if (firstRun) await repositories.audit.append({ actorId: 'system', action: `assignment.${reason}`, packageId: assignment.packageId, userId: assignment.userId, assignmentId });
   }
 
   /**
@@ -456,11 +461,13 @@ export class DeliveryService {
     return { status: 'done' };
   }
 
-  private async recordRole(assignmentId: string, index: number, from: string, change: { state: string; error?: string }): Promise<void> {
+  /** A role's outcome, audited with the same write (and only by the run that records it). */
+  private async recordRole(assignmentId: string, index: number, from: string, change: { state: string; error?: string }, audit?: NewAuditEvent): Promise<void> {
     await this.deps.repositories.assignments.update(
       assignmentId,
       { [`roles.${index}.state`]: from },
       { $set: { [`roles.${index}.state`]: change.state, ...(change.error ? { [`roles.${index}.error`]: change.error } : {}), updatedAt: this.deps.clock.now() } },
+      audit,
     );
   }
 

@@ -42,3 +42,11 @@ async function handoverOf(request: AccessRequest, repositories: Repositories): P
   }
   return false;
 }
+
+/**
+ * Records the audit events a crash left on requests and assignments (written with their state
+ * change, not yet in the audit log: see store/repositories/pendingAudit.ts). Returns how many.
+ */
+export async function settlePendingAudit(repositories: Repositories): Promise<number> {
+  return (await repositories.requests.settlePendingAudit()) + (await repositories.assignments.settlePendingAudit());
+}

@@ -105,21 +105,20 @@ export class RequestService {
       now,
     });
     try {
-      await repositories.requests.insert(request);
+      await repositories.requests.insert(request, {
+        actorId: userId,
+        action: 'request.submitted',
+        packageId: accessPackage.id,
+        userId,
+        requestId: request.id,
+        details: { policyId: policy.id, state: request.state },
+      });
     } catch (error) {
       if (!(error instanceof AlreadyOpenError)) throw error;
       const winner = await repositories.requests.findOpen(userId, accessPackage.id);
       return refuse('alreadyRequested', alreadyRequestedMessage(accessPackage.displayName, winner));
     }
     await this.deps.workflow.submitted(request);
-    await repositories.audit.append({
-      actorId: userId,
-      action: 'request.submitted',
-      packageId: accessPackage.id,
-      userId,
-      requestId: request.id,
-      details: { policyId: policy.id, state: request.state },
-    });
     return { ok: true, request, packageName: accessPackage.displayName, needsApproval };
   }
 
@@ -151,16 +150,18 @@ export class RequestService {
     if (!request || request.requesterId !== userId) return refuse('notFound', `You have no request ${requestId.slice(0, 40)}. Type my requests to see yours.`);
     const packageName = (await repositories.packages.get(request.packageId))?.displayName ?? request.packageId;
     const now = clock.now();
-    const canceled = await repositories.requests.transition(request.id, CANCELABLE, {
-      $set: { state: 'canceled', updatedAt: now },
-      $push: { history: { at: now, actorId: userId, action: 'canceled' } },
-    });
+    const canceled = await repositories.requests.transition(
+      request.id,
+      CANCELABLE,
+      { $set: { state: 'canceled', updatedAt: now }, $push: { history: { at: now, actorId: userId, action: 'canceled' } } },
+      {},
+      { actorId: userId, action: 'request.canceled', packageId: request.packageId, userId, requestId: request.id },
+    );
     if (!canceled) {
       const latest = (await repositories.requests.get(request.id)) ?? request;
       return refuse('stale', `Request ${request.id} for "${packageName}" can't be canceled any more: ${describeState(latest, new Map()).replace(/^./, (c) => c.toLowerCase())}.`);
     }
     await this.deps.workflow.canceled(canceled);
-    await repositories.audit.append({ actorId: userId, action: 'request.canceled', packageId: request.packageId, userId, requestId: request.id });
     return { ok: true, request: canceled, packageName };
   }
 

@@ -259,6 +259,8 @@ export function describeStoreContract(
         expect(await ids(c, { 'items.sku': 's2' })).toEqual(['a', 'b']);
         expect(await ids(c, { 'items.sku': { $ne: 's2' } })).toEqual(['c', 'd']);
         expect(await ids(c, { 'items.0.sku': 's2' })).toEqual(['b']);
+        // "Has at least one element" (pending audit events are found this way).
+        expect(await ids(c, { 'items.0': { $exists: true } })).toEqual(['a', 'b']);
         expect(await ids(c, { 'items.qty': { $gte: 5 } })).toEqual(['a']);
         expect(await ids(c, { 'profile.city': { $in: ['Bergen', 'Paris'] } })).toEqual(['b']);
       });

@@ -1,12 +1,31 @@
 import { ACTIVE_ASSIGNMENT_STATES, type Assignment, type AssignmentState } from '../../domain/model';
 import type { Collection, DocumentStore, Filter, Update } from '../port';
-import { type Doc, fromDoc, fromDocs, toDoc } from './documents';
+import type { AuditRepository, NewAuditEvent } from './audit';
+import { type Doc, fromDoc as fromStoredDoc, toDoc } from './documents';
+import { PendingAudit, type WithPendingAudit, withoutPendingAudit } from './pendingAudit';
+
+type AssignmentDoc = WithPendingAudit<Doc<Assignment>>;
+
+function fromDoc(doc: AssignmentDoc): Assignment {
+  return fromStoredDoc<Assignment>(withoutPendingAudit(doc));
+}
+
+function fromDocs(docs: AssignmentDoc[]): Assignment[] {
+  return docs.map(fromDoc);
+}
 
 export class AssignmentRepository {
-  private readonly collection: Collection<Doc<Assignment>>;
+  private readonly collection: Collection<AssignmentDoc>;
+  private readonly pendingAudit: PendingAudit<AssignmentDoc>;
 
-  constructor(store: DocumentStore) {
-    this.collection = store.collection<Doc<Assignment>>('assignments');
+  constructor(store: DocumentStore, audit: Pick<AuditRepository, 'prepare' | 'record'>) {
+    this.collection = store.collection<AssignmentDoc>('assignments');
+    this.pendingAudit = new PendingAudit(this.collection, audit);
+  }
+
+  /** Records the audit events a crash left on assignments (start-up); returns how many. */
+  async settlePendingAudit(): Promise<number> {
+    return this.pendingAudit.settleAll();
   }
 
   async init(): Promise<void> {
@@ -26,8 +45,11 @@ export class AssignmentRepository {
     await this.collection.ensureIndex({ fields: ['lifecycleCheckAt'] });
   }
 
-  async insert(assignment: Assignment): Promise<void> {
-    await this.collection.insert(toDoc(assignment));
+  /** Stores a new assignment, with `audit` recorded as part of it. */
+  async insert(assignment: Assignment, audit?: NewAuditEvent): Promise<void> {
+    const event = audit && this.pendingAudit.prepare(audit);
+    await this.collection.insert({ ...toDoc(assignment), ...(event ? { pendingAudit: [event] } : {}) });
+    if (event) await this.pendingAudit.settle(assignment.id, event);
   }
 
   async get(id: string): Promise<Assignment | null> {
@@ -105,8 +127,14 @@ export class AssignmentRepository {
     return fromDocs(await this.collection.find({ packageId, state }, { sort: { updatedAt: -1 }, limit }));
   }
 
-  async update(id: string, precondition: Record<string, unknown>, update: Update): Promise<Assignment | null> {
-    const doc = await this.collection.findOneAndUpdate({ ...precondition, _id: id }, update);
+  /**
+   * Applies `update` if the assignment still matches `precondition`; `audit` is recorded with
+   * the change, in the same write (see pendingAudit.ts), and only if it happens.
+   */
+  async update(id: string, precondition: Record<string, unknown>, update: Update, audit?: NewAuditEvent): Promise<Assignment | null> {
+    const event = audit && this.pendingAudit.prepare(audit);
+    const doc = await this.collection.findOneAndUpdate({ ...precondition, _id: id }, event ? this.pendingAudit.withEvent(update, event) : update);
+    if (doc && event) await this.pendingAudit.settle(id, event);
     return doc ? fromDoc(doc) : null;
   }
 

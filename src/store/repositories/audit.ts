@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditEvent } from '../../domain/model';
-import type { Collection, DocumentStore, Filter } from '../port';
+import { type Collection, type DocumentStore, DuplicateKeyError, type Filter } from '../port';
 import { type Doc, fromDoc, toDoc } from './documents';
 
 export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at'>;
@@ -57,10 +57,24 @@ export class AuditRepository {
   }
 
   async append(event: NewAuditEvent): Promise<AuditEvent> {
-    const at = this.now();
-    const stored: AuditEvent = { id: auditId(at), at, ...event };
-    await this.collection.insert(toDoc(stored));
+    const stored = this.prepare(event);
+    await this.record(stored);
     return stored;
+  }
+
+  /** The event with its id and time fixed now, to be recorded later (see pendingAudit.ts). */
+  prepare(event: NewAuditEvent): AuditEvent {
+    const at = this.now();
+    return { id: auditId(at), at, ...event };
+  }
+
+  /** Records a prepared event; recording the same event again changes nothing. */
+  async record(event: AuditEvent): Promise<void> {
+    try {
+      await this.collection.insert(toDoc(event));
+    } catch (error) {
+      if (!(error instanceof DuplicateKeyError)) throw error;
+    }
   }
 
   /** Matching events, oldest first (at most `limit`, default 1000). */

@@ -32,16 +32,17 @@ export interface Repositories {
 export async function openRepositories(store: DocumentStore, clock: Clock): Promise<Repositories> {
   const now = () => clock.now();
   const packages = new PackageRepository(store);
+  const audit = new AuditRepository(store, now);
   const repositories: Repositories = {
     catalogs: new CatalogRepository(store),
     packages,
     policies: new PolicyRepository(store, packages),
-    requests: new RequestRepository(store),
-    assignments: new AssignmentRepository(store),
+    requests: new RequestRepository(store, audit),
+    assignments: new AssignmentRepository(store, audit),
     grants: new GrantRepository(store, now),
     tasks: new TaskRepository(store, now),
     conversationReferences: new ConversationReferenceRepository(store, now),
-    audit: new AuditRepository(store, now),
+    audit,
     sentCards: new SentCardRepository(store, now),
     settings: new SettingsRepository(store, now),
     exports: new ExportRepository(store),

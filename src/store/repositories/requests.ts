@@ -1,13 +1,15 @@
 import { type AccessRequest, FINAL_REQUEST_STATES, type RequestState, type RequestType } from '../../domain/model';
 import { type Collection, type DocumentStore, DuplicateKeyError, type Filter, type Update } from '../port';
+import type { AuditRepository, NewAuditEvent } from './audit';
 import { type Doc, fromDoc, toDoc } from './documents';
+import { PendingAudit, type WithPendingAudit, withoutPendingAudit } from './pendingAudit';
 
 export const OPEN_REQUEST_STATES: readonly RequestState[] = ['pendingApproval', 'scheduled', 'delivering'];
 
 // `openKey` exists only while a request is open, under a unique index: two submissions for the
 // same user, package and kind (a double click, two devices) can't both be open. It is removed
 // by the transition that closes the request.
-type RequestDoc = Doc<AccessRequest> & { openKey?: string };
+type RequestDoc = WithPendingAudit<Doc<AccessRequest> & { openKey?: string }>;
 
 function openKeyOf(request: Pick<AccessRequest, 'type' | 'targetUserId' | 'packageId'>): string {
   const kind = request.type === 'add' || request.type === 'adminAdd' ? 'add' : request.type === 'extend' ? 'extend' : 'remove';
@@ -15,7 +17,7 @@ function openKeyOf(request: Pick<AccessRequest, 'type' | 'targetUserId' | 'packa
 }
 
 function fromRequestDoc(doc: RequestDoc): AccessRequest {
-  const { openKey, ...rest } = doc;
+  const { openKey, ...rest } = withoutPendingAudit(doc);
   return fromDoc<AccessRequest>(rest);
 }
 
@@ -28,9 +30,16 @@ export class AlreadyOpenError extends Error {
 
 export class RequestRepository {
   private readonly collection: Collection<RequestDoc>;
+  private readonly pendingAudit: PendingAudit<RequestDoc>;
 
-  constructor(store: DocumentStore) {
+  constructor(store: DocumentStore, audit: Pick<AuditRepository, 'prepare' | 'record'>) {
     this.collection = store.collection<RequestDoc>('requests');
+    this.pendingAudit = new PendingAudit(this.collection, audit);
+  }
+
+  /** Records the audit events a crash left on requests (start-up); returns how many. */
+  async settlePendingAudit(): Promise<number> {
+    return this.pendingAudit.settleAll();
   }
 
   async init(): Promise<void> {
@@ -53,16 +62,21 @@ export class RequestRepository {
     return (await this.collection.find({ state: { $in: [...states] } })).map(fromRequestDoc);
   }
 
-  /** Stores a new request; throws AlreadyOpenError when an equivalent one is still open. */
-  async insert(request: AccessRequest): Promise<void> {
+  /**
+   * Stores a new request, with `audit` recorded as part of it; throws AlreadyOpenError when an
+   * equivalent one is still open.
+   */
+  async insert(request: AccessRequest, audit?: NewAuditEvent): Promise<void> {
     const open = OPEN_REQUEST_STATES.includes(request.state);
-    const doc: RequestDoc = { ...toDoc(request), ...(open ? { openKey: openKeyOf(request) } : {}) };
+    const event = audit && this.pendingAudit.prepare(audit);
+    const doc: RequestDoc = { ...toDoc(request), ...(open ? { openKey: openKeyOf(request) } : {}), ...(event ? { pendingAudit: [event] } : {}) };
     try {
       await this.collection.insert(doc);
     } catch (error) {
       if (error instanceof DuplicateKeyError && doc.openKey && (await this.collection.findOne({ openKey: doc.openKey }))) throw new AlreadyOpenError(doc.openKey);
       throw error;
     }
+    if (event) await this.pendingAudit.settle(request.id, event);
   }
 
   async get(id: string): Promise<AccessRequest | null> {
@@ -115,15 +129,18 @@ export class RequestRepository {
   /**
    * Atomic state transition: applies `update` only if the request is still in `from`.
    * `precondition` adds conditions (e.g. the stage, or `updatedAt` as a version for
-   * optimistic concurrency). Returns the request after the update, or null when it had
-   * already moved on.
+   * optimistic concurrency). `audit` is recorded with the change, in the same write (see
+   * pendingAudit.ts), and only if it happens. Returns the request after the update, or null
+   * when it had already moved on.
    */
-  async transition(id: string, from: RequestState | readonly RequestState[], update: Update, precondition: Filter = {}): Promise<AccessRequest | null> {
+  async transition(id: string, from: RequestState | readonly RequestState[], update: Update, precondition: Filter = {}, audit?: NewAuditEvent): Promise<AccessRequest | null> {
     const states = typeof from === 'string' ? [from] : [...from];
     const target = update.$set?.state as RequestState | undefined;
     const closing = target !== undefined && FINAL_REQUEST_STATES.includes(target);
     const effective: Update = closing ? { ...update, $unset: { ...(update.$unset ?? {}), openKey: true } } : update;
-    const doc = await this.collection.findOneAndUpdate({ ...precondition, _id: id, state: { $in: states } }, effective);
+    const event = audit && this.pendingAudit.prepare(audit);
+    const doc = await this.collection.findOneAndUpdate({ ...precondition, _id: id, state: { $in: states } }, event ? this.pendingAudit.withEvent(effective, event) : effective);
+    if (doc && event) await this.pendingAudit.settle(id, event);
     return doc ? fromRequestDoc(doc) : null;
   }
 }
