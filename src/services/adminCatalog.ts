@@ -7,6 +7,7 @@ import { formatCatalogError, loadCatalogFile, summarizeDefinition } from '../cat
 import { isEnabled, planSwitch, type Switchable } from '../catalog/overrides';
 import { closestMatch } from '../catalog/suggest';
 import type { AdminOverride } from '../domain/model';
+import type { NewAuditEvent } from '../store/repositories/audit';
 import type { AdminGate } from './admins';
 import type { ServiceDependencies } from './deps';
 import { asId, type Outcome, type Refusal, refuse } from './outcome';
@@ -45,7 +46,8 @@ interface SwitchTarget {
   label: string;
   packageId?: string;
   current: Switchable;
-  write(expected: boolean, enabled: boolean, override: AdminOverride | null): Promise<boolean>;
+  /** Writes the switch, with its audit event in the same write (see store/repositories/pendingAudit.ts). */
+  write(expected: boolean, enabled: boolean, override: AdminOverride | null, audit: NewAuditEvent): Promise<boolean>;
 }
 
 const EFFECTS: Record<SwitchKind, { on: string; off: string }> = {
@@ -87,14 +89,13 @@ export class AdminCatalog {
     if (!plan.change) {
       return { ok: true, changed: false, title: `Already ${state}: ${target.label}`, message: `${capitalise(target.label)} is already ${state}. Nothing was changed.` };
     }
-    const written = await target.write(isEnabled(target.current), plan.enabled, plan.override);
-    if (!written) return refuse('stale', `${capitalise(target.label)} was changed meanwhile (by another admin or an apply). Look again and retry.`);
-    await this.deps.repositories.audit.append({
+    const written = await target.write(isEnabled(target.current), plan.enabled, plan.override, {
       actorId: adminId,
       action: enabled ? 'admin.enable' : 'admin.disable',
       ...(target.packageId ? { packageId: target.packageId } : {}),
       details: { kind, id: target.id, override: plan.override ? 'recorded' : 'cleared' },
     });
+    if (!written) return refuse('stale', `${capitalise(target.label)} was changed meanwhile (by another admin or an apply). Look again and retry.`);
     const effect = enabled ? EFFECTS[kind].on : EFFECTS[kind].off;
     const stays = 'Access people have, and requests already in flight, stay.';
     const file = plan.override
@@ -134,7 +135,7 @@ export class AdminCatalog {
     if (kind === 'catalog') {
       const catalog = await repositories.catalogs.get(id);
       if (!catalog) return refuse('notFound', `There's no catalog "${shown}"${suggestion(id, (await repositories.catalogs.list()).map((c) => c.id))}`);
-      return { kind, id, label: `catalog "${catalog.displayName}"`, current: catalog, write: (expected, enabled, override) => repositories.catalogs.switchEnabled(id, expected, enabled, override) };
+      return { kind, id, label: `catalog "${catalog.displayName}"`, current: catalog, write: (expected, enabled, override, audit) => repositories.catalogs.switchEnabled(id, expected, enabled, override, audit) };
     }
     if (kind === 'package') {
       const accessPackage = await repositories.packages.get(id);
@@ -145,7 +146,7 @@ export class AdminCatalog {
         label: `package "${accessPackage.displayName}"`,
         packageId: id,
         current: accessPackage,
-        write: (expected, enabled, override) => repositories.packages.switchEnabled(id, expected, enabled, override),
+        write: (expected, enabled, override, audit) => repositories.packages.switchEnabled(id, expected, enabled, override, audit),
       };
     }
     const [packageId, policyId, ...rest] = id.split('/');
@@ -164,7 +165,7 @@ export class AdminCatalog {
       label: `policy "${policy.displayName}" of "${accessPackage.displayName}"`,
       packageId: accessPackage.id,
       current: policy,
-      write: (expected, enabled, override) => repositories.policies.switchEnabled(accessPackage.id, policy.id, expected, enabled, override),
+      write: (expected, enabled, override, audit) => repositories.policies.switchEnabled(accessPackage.id, policy.id, expected, enabled, override, audit),
     };
   }
 }

@@ -44,9 +44,13 @@ async function handoverOf(request: AccessRequest, repositories: Repositories): P
 }
 
 /**
- * Records the audit events a crash left on requests and assignments (written with their state
- * change, not yet in the audit log: see store/repositories/pendingAudit.ts). Returns how many.
+ * Records the audit events a crash left on requests, assignments and the catalog (written with
+ * their change, not yet in the audit log: see store/repositories/pendingAudit.ts). Runs before
+ * the catalog apply, whose whole-document writes would drop them. Returns how many.
  */
 export async function settlePendingAudit(repositories: Repositories): Promise<number> {
-  return (await repositories.requests.settlePendingAudit()) + (await repositories.assignments.settlePendingAudit());
+  const { requests, assignments, catalogs, packages, policies } = repositories;
+  let settled = 0;
+  for (const repository of [requests, assignments, catalogs, packages, policies]) settled += await repository.settlePendingAudit();
+  return settled;
 }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, USAGE } from '../../src/catalog/cli';
 import { openEmbeddedStore } from '../../src/store/nedbStore';
-import { PackageRepository } from '../../src/store/repositories/packages';
+import { systemClock } from '../../src/clock';
+import { openRepositories } from '../../src/store/repositories';
 
 const VALID = `
 catalogs:
@@ -97,7 +98,7 @@ describe('catalog CLI', () => {
       // The store is closed after apply, so a new process (here: a new store) sees the data.
       const store = await openEmbeddedStore({ dataDir });
       try {
-        expect((await new PackageRepository(store).get('accounting'))?.displayName).toBe('Accounting');
+        expect((await (await openRepositories(store, systemClock)).packages.get('accounting'))?.displayName).toBe('Accounting');
       } finally {
         await store.close();
       }

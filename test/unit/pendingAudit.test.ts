@@ -6,7 +6,7 @@ import type { DocumentStore } from '../../src/store/port';
 import { openRepositories, type Repositories } from '../../src/store/repositories';
 import { settlePendingAudit } from '../../src/services/recovery';
 import type { AccessRequest } from '../../src/domain/model';
-import { makeAssignment, NOW } from '../support/domainFixtures';
+import { makeAssignment, makeCatalog, makePackage, makePolicy, NOW } from '../support/domainFixtures';
 
 function request(id: string): AccessRequest {
   return {
@@ -68,5 +68,24 @@ describe('audit written with the state change', () => {
     await raw('assignments').insert({ ...rest, _id: id, pendingAudit: [event] });
     expect(await settlePendingAudit(repos)).toBe(1);
     expect(await actions()).toEqual(['assignment.delivered ASG-3']);
+  });
+
+  it("an admin's switch of a catalog, package or policy is audited with it, and settled at start-up after a crash", async () => {
+    await repos.catalogs.save(makeCatalog());
+    await repos.packages.save(makePackage());
+    await repos.policies.save(makePolicy());
+    const disable = (kind: string) => ({ actorId: 'u-ivan', action: 'admin.disable', details: { kind } });
+    expect(await repos.catalogs.switchEnabled('finance', true, false, null, disable('catalog'))).toBe(true);
+    expect(await repos.packages.switchEnabled('accounting', true, false, null, disable('package'))).toBe(true);
+    expect(await repos.policies.switchEnabled('accounting', 'employees', true, false, null, disable('policy'))).toBe(true);
+    // Already disabled: nothing changes and nothing is audited.
+    expect(await repos.policies.switchEnabled('accounting', 'employees', true, false, null, disable('policy'))).toBe(false);
+    expect((await repos.audit.query({ limit: 10 })).map((e) => e.details?.kind)).toEqual(['catalog', 'package', 'policy']);
+    expect(await repos.packages.get('accounting')).not.toHaveProperty('pendingAudit');
+
+    const left = repos.audit.prepare({ actorId: 'u-ivan', action: 'admin.enable', details: { kind: 'policy' } });
+    await raw('policies').updateOne({ _id: 'accounting/employees' }, { $push: { pendingAudit: left } });
+    expect(await settlePendingAudit(repos)).toBe(1);
+    expect((await repos.audit.query({ limit: 10 })).map((e) => e.action)).toEqual(['admin.disable', 'admin.disable', 'admin.disable', 'admin.enable']);
   });
 });

@@ -132,9 +132,7 @@ export class AssignmentRepository {
    * the change, in the same write (see pendingAudit.ts), and only if it happens.
    */
   async update(id: string, precondition: Record<string, unknown>, update: Update, audit?: NewAuditEvent): Promise<Assignment | null> {
-    const event = audit && this.pendingAudit.prepare(audit);
-    const doc = await this.collection.findOneAndUpdate({ ...precondition, _id: id }, event ? this.pendingAudit.withEvent(update, event) : update);
-    if (doc && event) await this.pendingAudit.settle(id, event);
+    const doc = await this.pendingAudit.findOneAndUpdate(id, precondition, update, audit);
     return doc ? fromDoc(doc) : null;
   }
 

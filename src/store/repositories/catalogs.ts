@@ -1,13 +1,28 @@
 import type { AdminOverride, Catalog } from '../../domain/model';
 import type { Collection, DocumentStore } from '../port';
+import type { AuditRepository, NewAuditEvent } from './audit';
 import { enabledIs, switchUpdate } from './switches';
-import { type Doc, fromDoc, fromDocs, toDoc } from './documents';
+import { type Doc, fromDoc as fromStoredDoc, toDoc } from './documents';
+import { PendingAudit, type WithPendingAudit, withoutPendingAudit } from './pendingAudit';
+
+type CatalogDoc = WithPendingAudit<Doc<Catalog>>;
+
+function fromDoc(doc: CatalogDoc): Catalog {
+  return fromStoredDoc<Catalog>(withoutPendingAudit(doc));
+}
 
 export class CatalogRepository {
-  private readonly collection: Collection<Doc<Catalog>>;
+  private readonly collection: Collection<CatalogDoc>;
+  private readonly pendingAudit: PendingAudit<CatalogDoc>;
 
-  constructor(store: DocumentStore) {
-    this.collection = store.collection<Doc<Catalog>>('catalogs');
+  constructor(store: DocumentStore, audit: Pick<AuditRepository, 'prepare' | 'record'>) {
+    this.collection = store.collection<CatalogDoc>('catalogs');
+    this.pendingAudit = new PendingAudit(this.collection, audit);
+  }
+
+  /** Records the audit events a crash left on catalogs (start-up); returns how many. */
+  async settlePendingAudit(): Promise<number> {
+    return this.pendingAudit.settleAll();
   }
 
   async init(): Promise<void> {}
@@ -18,7 +33,7 @@ export class CatalogRepository {
   }
 
   async list(): Promise<Catalog[]> {
-    return fromDocs(await this.collection.find({}, { sort: { displayName: 1 } }));
+    return (await this.collection.find({}, { sort: { displayName: 1 } })).map(fromDoc);
   }
 
   async save(catalog: Catalog): Promise<void> {
@@ -31,10 +46,11 @@ export class CatalogRepository {
 
   /**
    * An admin's enable/disable: written only while `enabled` is still `expected`, so two admins
-   * switching at once change it once. `override` null clears a recorded override.
+   * switching at once change it once. `override` null clears a recorded override. `audit` is
+   * recorded with the change (see pendingAudit.ts).
    */
-  async switchEnabled(id: string, expected: boolean, enabled: boolean, override: AdminOverride | null): Promise<boolean> {
-    return (await this.collection.updateOne({ _id: id, ...enabledIs(expected) }, switchUpdate(enabled, override))) === 1;
+  async switchEnabled(id: string, expected: boolean, enabled: boolean, override: AdminOverride | null, audit?: NewAuditEvent): Promise<boolean> {
+    return (await this.pendingAudit.updateOne(id, enabledIs(expected), switchUpdate(enabled, override), audit)) === 1;
   }
 
   async delete(id: string): Promise<boolean> {

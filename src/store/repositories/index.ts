@@ -31,12 +31,12 @@ export interface Repositories {
 /** Builds every repository on one store and creates their indexes. */
 export async function openRepositories(store: DocumentStore, clock: Clock): Promise<Repositories> {
   const now = () => clock.now();
-  const packages = new PackageRepository(store);
   const audit = new AuditRepository(store, now);
+  const packages = new PackageRepository(store, audit);
   const repositories: Repositories = {
-    catalogs: new CatalogRepository(store),
+    catalogs: new CatalogRepository(store, audit),
     packages,
-    policies: new PolicyRepository(store, packages),
+    policies: new PolicyRepository(store, packages, audit),
     requests: new RequestRepository(store, audit),
     assignments: new AssignmentRepository(store, audit),
     grants: new GrantRepository(store, now),

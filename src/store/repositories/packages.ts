@@ -1,7 +1,9 @@
 import type { AccessPackage, AdminOverride } from '../../domain/model';
 import type { Collection, DocumentStore, Filter } from '../port';
+import type { AuditRepository, NewAuditEvent } from './audit';
 import { enabledIs, switchUpdate } from './switches';
 import { type Doc, toDoc } from './documents';
+import { PendingAudit, type WithPendingAudit, withoutPendingAudit } from './pendingAudit';
 
 // `searchTerms` is derived on save: every word of the name and description and its prefixes,
 // lower-cased. An indexed equality on it finds "acc" in "Accounting" without
@@ -10,7 +12,7 @@ import { type Doc, toDoc } from './documents';
 // `requestorKeys` is the union of the requestor keys of the package's enabled policies
 // (see policies.ts), kept here by PolicyRepository so that browsing is one indexed, sorted,
 // paged query instead of "which packages admit me" followed by an $in of thousands of ids.
-type PackageDoc = Doc<AccessPackage> & { searchTerms: string[]; requestorKeys?: string[] };
+type PackageDoc = WithPendingAudit<Doc<AccessPackage> & { searchTerms: string[]; requestorKeys?: string[] }>;
 
 const MAX_TERM_LENGTH = 20;
 
@@ -32,7 +34,7 @@ export function searchTermsOf(accessPackage: Pick<AccessPackage, 'id' | 'display
 }
 
 function fromPackageDoc(doc: PackageDoc): AccessPackage {
-  const { _id, searchTerms, requestorKeys, ...rest } = doc;
+  const { _id, searchTerms, requestorKeys, ...rest } = withoutPendingAudit(doc);
   return { id: _id, ...rest } as AccessPackage;
 }
 
@@ -48,9 +50,16 @@ export interface PackageSearch {
 
 export class PackageRepository {
   private readonly collection: Collection<PackageDoc>;
+  private readonly pendingAudit: PendingAudit<PackageDoc>;
 
-  constructor(store: DocumentStore) {
+  constructor(store: DocumentStore, audit: Pick<AuditRepository, 'prepare' | 'record'>) {
     this.collection = store.collection<PackageDoc>('accessPackages');
+    this.pendingAudit = new PendingAudit(this.collection, audit);
+  }
+
+  /** Records the audit events a crash left on packages (start-up); returns how many. */
+  async settlePendingAudit(): Promise<number> {
+    return this.pendingAudit.settleAll();
   }
 
   async init(): Promise<void> {
@@ -134,9 +143,10 @@ export class PackageRepository {
 
   /**
    * An admin's enable/disable: written only while `enabled` is still `expected`, so two admins
-   * switching at once change it once. `override` null clears a recorded override.
+   * switching at once change it once. `override` null clears a recorded override. `audit` is
+   * recorded with the change (see pendingAudit.ts).
    */
-  async switchEnabled(id: string, expected: boolean, enabled: boolean, override: AdminOverride | null): Promise<boolean> {
-    return (await this.collection.updateOne({ _id: id, ...enabledIs(expected) }, switchUpdate(enabled, override))) === 1;
+  async switchEnabled(id: string, expected: boolean, enabled: boolean, override: AdminOverride | null, audit?: NewAuditEvent): Promise<boolean> {
+    return (await this.pendingAudit.updateOne(id, enabledIs(expected), switchUpdate(enabled, override), audit)) === 1;
   }
 }

@@ -1,5 +1,5 @@
 import type { AuditEvent } from '../../domain/model';
-import type { Collection, StoredDocument, Update } from '../port';
+import type { Collection, Filter, StoredDocument, Update } from '../port';
 import type { AuditRepository, NewAuditEvent } from './audit';
 
 // Audit events written with the state change they record. Appending the event after the change
@@ -32,6 +32,22 @@ export class PendingAudit<T extends StoredDocument> {
   /** `update` that also adds `event` to the document's pending audit events. */
   withEvent(update: Update, event: AuditEvent): Update {
     return { ...update, $push: { ...(update.$push ?? {}), [PENDING_AUDIT_FIELD]: event } };
+  }
+
+  /** findOneAndUpdate of document `id` (while `filter` holds), recording `audit` with the change. */
+  async findOneAndUpdate(id: string, filter: Filter, update: Update, audit?: NewAuditEvent): Promise<WithPendingAudit<T> | null> {
+    const event = audit && this.prepare(audit);
+    const doc = await this.collection.findOneAndUpdate({ ...filter, _id: id }, event ? this.withEvent(update, event) : update);
+    if (doc && event) await this.settle(id, event);
+    return doc;
+  }
+
+  /** updateOne of document `id` (while `filter` holds), recording `audit` with the change; 1 or 0. */
+  async updateOne(id: string, filter: Filter, update: Update, audit?: NewAuditEvent): Promise<number> {
+    const event = audit && this.prepare(audit);
+    const changed = await this.collection.updateOne({ ...filter, _id: id }, event ? this.withEvent(update, event) : update);
+    if (changed === 1 && event) await this.settle(id, event);
+    return changed;
   }
 
   /** Records an event written with a change of document `id`, then takes it off the document. */

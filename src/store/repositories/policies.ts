@@ -1,6 +1,8 @@
 import type { AdminOverride, Policy } from '../../domain/model';
 import type { Collection, DocumentStore } from '../port';
+import type { AuditRepository, NewAuditEvent } from './audit';
 import type { PackageRepository } from './packages';
+import { PendingAudit, type WithPendingAudit, withoutPendingAudit } from './pendingAudit';
 import { enabledIs, switchUpdate } from './switches';
 
 // A policy id is unique only within its package, so the stored key is "<packageId>/<policyId>"
@@ -13,7 +15,7 @@ import { enabledIs, switchUpdate } from './switches';
 // indexed, paged query on packages. This repository is the only writer of those keys: every
 // policy write refreshes its package's keys, and refreshAllPackageKeys (run by every catalog
 // apply, so at every start) repairs what a crash between the two writes left behind.
-type PolicyDoc = Policy & { _id: string; requestorKeys: string[] };
+type PolicyDoc = WithPendingAudit<Policy & { _id: string; requestorKeys: string[] }>;
 
 export interface RequestorKeysInput {
   userId: string;
@@ -44,7 +46,7 @@ function keyOf(packageId: string, policyId: string): string {
 }
 
 function fromPolicyDoc(doc: PolicyDoc): Policy {
-  const { _id, requestorKeys, ...policy } = doc;
+  const { _id, requestorKeys, ...policy } = withoutPendingAudit(doc);
   return policy;
 }
 
@@ -55,12 +57,20 @@ function keySet(keys: Iterable<string>): string[] {
 
 export class PolicyRepository {
   private readonly collection: Collection<PolicyDoc>;
+  private readonly pendingAudit: PendingAudit<PolicyDoc>;
 
   constructor(
     store: DocumentStore,
     private readonly packages: Pick<PackageRepository, 'setRequestorKeys' | 'requestorKeysById'>,
+    audit: Pick<AuditRepository, 'prepare' | 'record'>,
   ) {
     this.collection = store.collection<PolicyDoc>('policies');
+    this.pendingAudit = new PendingAudit(this.collection, audit);
+  }
+
+  /** Records the audit events a crash left on policies (start-up); returns how many. */
+  async settlePendingAudit(): Promise<number> {
+    return this.pendingAudit.settleAll();
   }
 
   async init(): Promise<void> {
@@ -127,8 +137,8 @@ export class PolicyRepository {
   }
 
   /** An admin's enable/disable, written only while `enabled` is still `expected` (see CatalogRepository). */
-  async switchEnabled(packageId: string, policyId: string, expected: boolean, enabled: boolean, override: AdminOverride | null): Promise<boolean> {
-    const changed = (await this.collection.updateOne({ _id: keyOf(packageId, policyId), ...enabledIs(expected) }, switchUpdate(enabled, override))) === 1;
+  async switchEnabled(packageId: string, policyId: string, expected: boolean, enabled: boolean, override: AdminOverride | null, audit?: NewAuditEvent): Promise<boolean> {
+    const changed = (await this.pendingAudit.updateOne(keyOf(packageId, policyId), enabledIs(expected), switchUpdate(enabled, override), audit)) === 1;
     if (changed) await this.refreshPackageKeys(packageId);
     return changed;
   }

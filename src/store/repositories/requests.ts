@@ -138,9 +138,7 @@ export class RequestRepository {
     const target = update.$set?.state as RequestState | undefined;
     const closing = target !== undefined && FINAL_REQUEST_STATES.includes(target);
     const effective: Update = closing ? { ...update, $unset: { ...(update.$unset ?? {}), openKey: true } } : update;
-    const event = audit && this.pendingAudit.prepare(audit);
-    const doc = await this.collection.findOneAndUpdate({ ...precondition, _id: id, state: { $in: states } }, event ? this.pendingAudit.withEvent(effective, event) : effective);
-    if (doc && event) await this.pendingAudit.settle(id, event);
+    const doc = await this.pendingAudit.findOneAndUpdate(id, { ...precondition, state: { $in: states } }, effective, audit);
     return doc ? fromRequestDoc(doc) : null;
   }
 }
