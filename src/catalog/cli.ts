@@ -4,6 +4,7 @@
 import { openStore } from '../store/openStore';
 import type { DocumentStore } from '../store/port';
 import { systemClock } from '../clock';
+import { settlePendingAudit } from '../services/recovery';
 import { openRepositories } from '../store/repositories';
 import { applyCatalog, formatApplyReport } from './applyCatalog';
 import { type CatalogFileResult, formatCatalogError, loadCatalogFile, summarizeDefinition } from './catalogFile';
@@ -63,6 +64,8 @@ export async function main(argv: readonly string[], env: CliEnv, io: CliIo, deps
   }
   try {
     const repos = await openRepositories(store, systemClock);
+    // Apply rewrites whole documents: first record any audit event a crashed bot left on them.
+    if (!parsed.dryRun) await settlePendingAudit(repos);
     const report = await applyCatalog(result.catalog, repos, { dryRun: parsed.dryRun });
     io.out(formatApplyReport(report));
     return EXIT_OK;

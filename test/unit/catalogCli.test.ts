@@ -107,6 +107,25 @@ describe('catalog CLI', () => {
       expect(second.out.split('\n').slice(1)).toEqual(['catalogs: 1 unchanged', 'packages: 1 unchanged', 'policies: 2 unchanged']);
     });
 
+    it('records an audit event a crashed bot left on a package before rewriting it', async () => {
+      const dataDir = join(dir, 'data-pending');
+      expect((await run(['apply', valid], { DATA_DIR: dataDir })).code).toBe(0);
+      let store = await openEmbeddedStore({ dataDir });
+      const repos = await openRepositories(store, systemClock);
+      // An admin's disable, written with its event; the bot died before recording the event.
+      const event = repos.audit.prepare({ actorId: 'u-ivan', action: 'admin.disable', packageId: 'accounting', details: { kind: 'package' } });
+      await store.collection('accessPackages').updateOne({ _id: 'accounting' }, { $set: { enabled: false }, $push: { pendingAudit: event } });
+      await store.close();
+
+      expect((await run(['apply', valid], { DATA_DIR: dataDir })).code).toBe(0);
+      store = await openEmbeddedStore({ dataDir });
+      try {
+        expect((await (await openRepositories(store, systemClock)).audit.query({ packageId: 'accounting' })).map((e) => e.id)).toEqual([event.id]);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('writes nothing with --dry-run', async () => {
       const dataDir = join(dir, 'dry');
       const dry = await run(['apply', '--dry-run', valid], { DATA_DIR: dataDir });
