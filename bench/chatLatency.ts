@@ -1,6 +1,6 @@
-// Chat latency: the bot's handling of typical activities (help, browse with search, details,
-// submit, approve) against a catalog of 5,000 packages on the embedded store, measured three
-// ways on one running app:
+// Chat latency: the bot's handling of typical activities (help, browse with search, a page of
+// all packages, details, submit, approve) against a catalog of 5,000 packages on the embedded
+// store, measured three ways on one running app:
 //   http      round trip of POST /api/messages through restify (what a client sees locally),
 //   server    time inside CloudAdapter.process for the same requests (server-side),
 //   inProcess the same activity handed to the adapter without HTTP (processActivityDirect).
@@ -25,7 +25,9 @@ const BOT = { id: '28:bot', name: 'Access Packages' };
 const FRED = { aadObjectId: 'u-fred', name: 'Fred Jansen' };
 const NADIA = { aadObjectId: 'u-nadia', name: 'Nadia Okafor' };
 const WORDS = ['finance', 'sales', 'legal', 'design', 'support', 'research', 'payroll', 'travel', 'security', 'marketing'];
-export const ACTIVITY_TYPES = ['help', 'browse', 'details', 'submit', 'approve'] as const;
+// browse: a search ("packages finance 3"); browseAll: a page of every package the user may
+// request, without words (the card's page buttons), pages 1 to 50 in turn.
+export const ACTIVITY_TYPES = ['help', 'browse', 'browseAll', 'details', 'submit', 'approve'] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 export const MODES = ['http', 'server', 'inProcess'] as const;
 
@@ -184,27 +186,26 @@ export async function runChatLatency(options: BenchOptions): Promise<ChatLatency
   try {
     // Fred has written to the bot before (his conversation reference is stored).
     await send('help', message(FRED, 'help'), false, false);
-    let next = 0;
-    for (const inProcess of [false, true]) {
-      const total = warmup + samples;
-      const first = next;
-      for (let i = 0; i < total; i++) {
-        const record = i >= warmup;
-        const n = first + i;
-        await send('help', message(FRED, 'help'), inProcess, record);
-        await send('browse', message(FRED, `packages ${WORDS[n % WORDS.length]} ${n % 7}`), inProcess, record);
-        await send('details', press(FRED, { verb: 'details', packageId: packageId(n) }), inProcess, record);
-        await send('submit', press(FRED, { verb: 'submitRequest', packageId: packageId(n), policyId: 'staff', justification: `Bench ${n}` }), inProcess, record);
-      }
-      next += total;
-      await drain();
-      for (let i = 0; i < total; i++) {
-        const request = await app.repositories.requests.findOpen(FRED.aadObjectId, packageId(first + i));
-        if (!request || request.state !== 'pendingApproval') throw new Error(`request for ${packageId(first + i)} is ${request?.state ?? 'missing'}`);
-        await send('approve', press(NADIA, { verb: 'decide', requestId: request.id, stage: 0, decision: 'approve' }), inProcess, i >= warmup);
-      }
-      await drain();
+    // The modes take turns sample by sample, so both see the same data: Fred's open requests and
+    // assignments grow over the run, and each browse and submit reads them.
+    const total = warmup + samples;
+    async function rounds(each: (n: number, inProcess: boolean, record: boolean) => Promise<void>): Promise<void> {
+      for (let i = 0; i < total; i++) for (const inProcess of [false, true]) await each(2 * i + (inProcess ? 1 : 0), inProcess, i >= warmup);
     }
+    await rounds(async (n, inProcess, record) => {
+      await send('help', message(FRED, 'help'), inProcess, record);
+      await send('browse', message(FRED, `packages ${WORDS[n % WORDS.length]} ${n % 7}`), inProcess, record);
+      await send('browseAll', press(FRED, { verb: 'packages', text: '', page: n % 50 }), inProcess, record);
+      await send('details', press(FRED, { verb: 'details', packageId: packageId(n) }), inProcess, record);
+      await send('submit', press(FRED, { verb: 'submitRequest', packageId: packageId(n), policyId: 'staff', justification: `Bench ${n}` }), inProcess, record);
+    });
+    await drain();
+    await rounds(async (n, inProcess, record) => {
+      const request = await app.repositories.requests.findOpen(FRED.aadObjectId, packageId(n));
+      if (!request || request.state !== 'pendingApproval') throw new Error(`request for ${packageId(n)} is ${request?.state ?? 'missing'}`);
+      await send('approve', press(NADIA, { verb: 'decide', requestId: request.id, stage: 0, decision: 'approve' }), inProcess, record);
+    });
+    await drain();
   } finally {
     // BENCH_PROFILE_STORE=1: where store time went, by call and filter shape.
     for (const [key, t] of [...store.timings.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) console.log(`${t.ms.toFixed(0).padStart(8)} ms ${String(t.calls).padStart(7)} calls  ${key}`);

@@ -152,17 +152,23 @@ export async function runStoreScale(options: BenchOptions, log: (line: string) =
         // The lifecycle job's scan: claim what is due, 50 at a time, until nothing is. First at
         // a moment when 10 are due (assignment i is due i seconds before START), then at START.
         for (const due of [10, dueMany]) {
-          const at = new Date(START - (dueMany - due) * 1000);
-          const { value: claimed, ms } = await timed(async () => {
-            let n = 0;
-            for (;;) {
-              // A 1 ms lease: the next measurement may claim them again.
-              const batch = await repositories.assignments.claimLifecycleDue(at, 1, 50);
-              if (batch.length === 0) return n;
-              n += batch.length;
-            }
-          });
-          scans.push({ what: 'expiry scan (claim due)', total: size.assignments, matched: claimed, ms: round(ms, 1), fullScanMs: round(fullAssignments, 1) });
+          // The median of several runs: one run is at the mercy of a GC pause in a multi-GB heap.
+          const runs: { claimed: number; ms: number }[] = [];
+          for (let run = 0; run < (due === 10 ? 7 : 3); run++) {
+            // 2 ms later each run: the previous run's 1 ms leases have lapsed, the due set is the same.
+            const at = new Date(START - (dueMany - due) * 1000 + run * 2);
+            const { value: claimed, ms } = await timed(async () => {
+              let n = 0;
+              for (;;) {
+                const batch = await repositories.assignments.claimLifecycleDue(at, 1, 50);
+                if (batch.length === 0) return n;
+                n += batch.length;
+              }
+            });
+            runs.push({ claimed, ms });
+          }
+          const median = [...runs].sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)]!;
+          scans.push({ what: 'expiry scan (claim due)', total: size.assignments, matched: median.claimed, ms: round(median.ms, 1), fullScanMs: round(fullAssignments, 1) });
         }
         const fullAudit = (await timed(() => store.collection('auditEvents').count({ 'details.role': 'nobody' }))).ms;
         const week = { from: new Date(START - 7 * DAY), to: now };

@@ -16,6 +16,7 @@
 import { mkdir, open as openFile } from 'node:fs/promises';
 import path from 'node:path';
 import Datastore from '@seald-io/nedb';
+import { speedUpAllIndexUpdates } from './nedbIndexUpdates';
 import {
   assertStorableDocument,
   assertFindOptions,
@@ -153,7 +154,9 @@ class EmbeddedCollection<T extends StoredDocument> implements Collection<T> {
     private readonly filename: string | undefined,
     private readonly assertOpen: () => void,
   ) {
-    this.loaded = (filename ? repairTornTail(filename) : Promise.resolve()).then(() => db.loadDatabaseAsync());
+    this.loaded = (filename ? repairTornTail(filename) : Promise.resolve())
+      .then(() => db.loadDatabaseAsync())
+      .then(() => speedUpAllIndexUpdates(db as unknown as { indexes: Record<string, unknown> }));
     // Failures surface through the operations that await `loaded`; this only avoids an
     // unhandled rejection when none has been called yet.
     this.loaded.catch(() => undefined);
@@ -261,7 +264,10 @@ class EmbeddedCollection<T extends StoredDocument> implements Collection<T> {
     // key), so range queries through them find nothing. Sparseness only matters for uniqueness:
     // a non-unique index is built non-sparse (documents without the field never match a range).
     const sparse = (spec.unique ?? false) && (spec.sparse ?? false);
-    await this.write((db) => db.ensureIndexAsync({ fieldName, unique: spec.unique ?? false, sparse }));
+    await this.write(async (db) => {
+      await db.ensureIndexAsync({ fieldName, unique: spec.unique ?? false, sparse });
+      speedUpAllIndexUpdates(db as unknown as { indexes: Record<string, unknown> });
+    });
   }
 
   /** Waits for queued writes, then (file-backed) rewrites the data file compactly. */
