@@ -87,4 +87,32 @@ describe('package requestor keys (browse index)', () => {
     expect(await browse(member('u-mallory'))).toEqual(['accounting', 'payments']);
     expect(await repos.policies.refreshAllPackageKeys()).toBe(0); // nothing left to correct
   });
+
+  it('a page without words comes from a listing kept in memory: this process\'s writes show at once, another instance\'s within a minute', async () => {
+    let now = NOW.getTime();
+    const clock = { now: () => new Date(now) };
+    const here = await openRepositories(store, clock);
+    const elsewhere = await openRepositories(store, clock); // a second instance on the same store
+    await here.catalogs.save(makeCatalog());
+    await here.packages.save(makePackage({ id: 'accounting' }));
+    await here.policies.save(makePolicy({ packageId: 'accounting' }));
+    const page = async () => (await here.packages.search({ requestorKeys: member('u-fred'), catalogIds: ['finance'], skip: 0, limit: 10 })).items.map((p) => p.id);
+    expect(await page()).toEqual(['accounting']);
+
+    // Written here: seen at once.
+    await here.packages.switchEnabled('accounting', true, false, null);
+    expect(await page()).toEqual([]);
+    await here.packages.switchEnabled('accounting', false, true, null);
+    expect(await page()).toEqual(['accounting']);
+
+    // Written by the other instance: seen once the listing is a minute old.
+    await elsewhere.packages.save(makePackage({ id: 'payments', displayName: 'Payments' }));
+    await elsewhere.policies.save(makePolicy({ packageId: 'payments' }));
+    now += 59_000;
+    expect(await page()).toEqual(['accounting']);
+    now += 1_000;
+    expect(await page()).toEqual(['accounting', 'payments']);
+    // Searching with words always reads the store.
+    expect((await here.packages.search({ requestorKeys: member('u-fred'), catalogIds: ['finance'], text: 'pay', skip: 0, limit: 10 })).items.map((p) => p.id)).toEqual(['payments']);
+  });
 });

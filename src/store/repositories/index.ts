@@ -32,7 +32,7 @@ export interface Repositories {
 export async function openRepositories(store: DocumentStore, clock: Clock): Promise<Repositories> {
   const now = () => clock.now();
   const audit = new AuditRepository(store, now);
-  const packages = new PackageRepository(store, audit);
+  const packages = new PackageRepository(store, audit, now);
   const repositories: Repositories = {
     catalogs: new CatalogRepository(store, audit),
     packages,

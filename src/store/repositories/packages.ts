@@ -3,6 +3,7 @@ import type { Collection, DocumentStore, Filter } from '../port';
 import type { AuditRepository, NewAuditEvent } from './audit';
 import { enabledIs, switchUpdate } from './switches';
 import { type Doc, toDoc } from './documents';
+import { PackageListing } from './packageListing';
 import { PendingAudit, type WithPendingAudit, withoutPendingAudit } from './pendingAudit';
 
 // `searchTerms` is derived on save: every word of the name and description and its prefixes,
@@ -38,6 +39,9 @@ function fromPackageDoc(doc: PackageDoc): AccessPackage {
   return { id: _id, ...rest } as AccessPackage;
 }
 
+/** What a list of packages shows of each. */
+export type PackageSummaryFields = Pick<AccessPackage, 'id' | 'displayName' | 'description'>;
+
 export interface PackageSearch {
   /** Only packages with an enabled policy naming one of these keys (keysForRequestor: the ones the user may request). */
   requestorKeys: string[];
@@ -51,10 +55,17 @@ export interface PackageSearch {
 export class PackageRepository {
   private readonly collection: Collection<PackageDoc>;
   private readonly pendingAudit: PendingAudit<PackageDoc>;
+  private readonly listing: PackageListing;
 
-  constructor(store: DocumentStore, audit: Pick<AuditRepository, 'prepare' | 'record'>) {
+  constructor(store: DocumentStore, audit: Pick<AuditRepository, 'prepare' | 'record'>, now: () => Date) {
     this.collection = store.collection<PackageDoc>('accessPackages');
     this.pendingAudit = new PendingAudit(this.collection, audit);
+    this.listing = new PackageListing(() => this.loadListing(), () => now().getTime());
+  }
+
+  private async loadListing() {
+    const docs = await this.collection.find({ hidden: false, ...enabledIs(true) }, { sort: { displayName: 1, _id: 1 }, fields: ['displayName', 'description', 'catalog', 'requestorKeys'] });
+    return docs.map((d) => ({ id: d._id, displayName: d.displayName, description: d.description, catalog: d.catalog, requestorKeys: d.requestorKeys ?? [] }));
   }
 
   /** Records the audit events a crash left on packages (start-up); returns how many. */
@@ -73,16 +84,15 @@ export class PackageRepository {
     return doc ? fromPackageDoc(doc) : null;
   }
 
-  /** Visible (not hidden, not disabled) packages the keys admit, matching every word of `text`, a page at a time. */
-  async search(query: PackageSearch): Promise<{ items: AccessPackage[]; total: number }> {
+  /**
+   * Visible (not hidden, not disabled) packages the keys admit, matching every word of `text`,
+   * a page at a time. Without words, a page of the in-memory listing (see packageListing.ts).
+   */
+  async search(query: PackageSearch): Promise<{ items: PackageSummaryFields[]; total: number }> {
     const words = searchWords(query.text ?? '').map((w) => w.slice(0, MAX_TERM_LENGTH));
     if (words.length > 0) return this.searchText(query, words);
-    const filter: Filter = { requestorKeys: { $in: query.requestorKeys }, hidden: false, catalog: { $in: query.catalogIds }, ...enabledIs(true) };
-    const [docs, total] = await Promise.all([
-      this.collection.find(filter, { sort: { displayName: 1, _id: 1 }, skip: query.skip, limit: query.limit }),
-      this.collection.count(filter),
-    ]);
-    return { items: docs.map(fromPackageDoc), total };
+    const { items, total } = await this.listing.page(query.requestorKeys, query.catalogIds, query.skip, query.limit);
+    return { items: items.map(({ id, displayName, description }) => ({ id, displayName, description })), total };
   }
 
   /**
@@ -90,7 +100,7 @@ export class PackageRepository {
    * its searchTerms index entry (the packages with that word) rather than every admitted
    * package. Costs what the first word matches, paged in memory.
    */
-  private async searchText(query: PackageSearch, words: string[]): Promise<{ items: AccessPackage[]; total: number }> {
+  private async searchText(query: PackageSearch, words: string[]): Promise<{ items: PackageSummaryFields[]; total: number }> {
     const filter: Filter = {
       hidden: false,
       catalog: { $in: query.catalogIds },
@@ -124,11 +134,13 @@ export class PackageRepository {
     const existing = await this.collection.find({ _id: accessPackage.id }, { fields: ['requestorKeys'] });
     const requestorKeys = existing[0]?.requestorKeys ?? [];
     await this.collection.replace({ ...toDoc(accessPackage), searchTerms: searchTermsOf(accessPackage), requestorKeys }, { upsert: true });
+    this.listing.invalidate();
   }
 
   /** Sets the keys that admit requestors to this package (PolicyRepository derives them). */
   async setRequestorKeys(id: string, requestorKeys: string[]): Promise<void> {
     await this.collection.updateOne({ _id: id }, { $set: { requestorKeys } });
+    this.listing.invalidate();
   }
 
   /** Every package's stored requestor keys (absent for packages stored before they existed). */
@@ -138,7 +150,9 @@ export class PackageRepository {
   }
 
   async delete(id: string): Promise<boolean> {
-    return (await this.collection.delete({ _id: id })) === 1;
+    const deleted = (await this.collection.delete({ _id: id })) === 1;
+    this.listing.invalidate();
+    return deleted;
   }
 
   /**
@@ -147,6 +161,8 @@ export class PackageRepository {
    * recorded with the change (see pendingAudit.ts).
    */
   async switchEnabled(id: string, expected: boolean, enabled: boolean, override: AdminOverride | null, audit?: NewAuditEvent): Promise<boolean> {
-    return (await this.pendingAudit.updateOne(id, enabledIs(expected), switchUpdate(enabled, override), audit)) === 1;
+    const changed = (await this.pendingAudit.updateOne(id, enabledIs(expected), switchUpdate(enabled, override), audit)) === 1;
+    this.listing.invalidate();
+    return changed;
   }
 }
