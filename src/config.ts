@@ -345,7 +345,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     notify: {
       serviceUrl: httpUrl(env, 'TEAMS_SERVICE_URL', TEAMS_PUBLIC_SERVICE_URL),
-      // Teams allows about 30 calls a second per app and tenant; 20 leaves room for replies.
+      // Teams allows 50 calls a second per app and tenant; 20 leaves room for replies and other work.
       ratePerSecond: integer(env, 'NOTIFY_RATE_PER_SECOND', 20, 1, 1000),
       // Teams allows 7 a second but only 60 per 30 s into one conversation: 1 a second keeps a
       // burst of cards to one approver inside every window.

@@ -1,6 +1,6 @@
 // Pacing (token buckets) for calls to rate-limited services: the Teams connector and Graph.
 // For the Teams connector: Teams throttles per conversation (7 operations a
-// second, 8 in two seconds, 60 in thirty) and per app and tenant (about 30 a second); a bot
+// second, 8 in two seconds, 60 in thirty) and per app and tenant (50 a second); a bot
 // that stays under those limits never has to hammer its way through 429s.
 //
 // Each bucket is a token bucket written as GCRA (the "virtual scheduling" form): one number
