@@ -28,7 +28,7 @@ export class PackageListing {
     private readonly now: () => number,
   ) {}
 
-  async packages(): Promise<ListedPackage[]> {
+  private async packages(): Promise<ListedPackage[]> {
     if (this.cached && this.now() - this.cached.loadedAt < LISTING_MAX_AGE_MS) return this.cached.packages;
     const generation = this.generation;
     const loadedAt = this.now();

@@ -30,7 +30,7 @@ export class PendingAudit<T extends StoredDocument> {
   }
 
   /** `update` that also adds `event` to the document's pending audit events. */
-  withEvent(update: Update, event: AuditEvent): Update {
+  private withEvent(update: Update, event: AuditEvent): Update {
     return { ...update, $push: { ...(update.$push ?? {}), [PENDING_AUDIT_FIELD]: event } };
   }
 
