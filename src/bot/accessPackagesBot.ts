@@ -14,6 +14,7 @@ import type { AdminActions, CommandConversation } from './adminActions';
 import type { ApprovalActions } from './approvalActions';
 import type { SelfServiceActions } from './selfServiceActions';
 import { helpCard, noticeCard, quoteUserText, unknownCommandCard } from './views';
+import { trustedBotAddress, trustedServiceUrl } from './trustedOrigin';
 
 export interface BotDependencies {
   cards: CardRenderer;
@@ -51,6 +52,8 @@ const MESSAGE_RESPONSE = 'application/vnd.microsoft.activity.message';
  */
 export class AccessPackagesBot extends TeamsActivityHandler {
   private readonly actions = new Map<string, ActionHandler>();
+  /** The bot address last recorded per tenant by this instance (saves a write per activity). */
+  private readonly botAddressesSaved = new Map<string, { key: string; at: number }>();
 
   constructor(private readonly deps: BotDependencies) {
     super();
@@ -183,9 +186,20 @@ export class AccessPackagesBot extends TeamsActivityHandler {
     await this.sendCard(context, 'welcome', { name: firstName(context.activity.from?.name) });
   }
 
-  /** Stores where to reach this user later (approval cards, status, expiry warnings). */
+  /**
+   * Stores where to reach this user later (approval cards, status, expiry warnings), and the
+   * bot's own address in the tenant (where chats with people it never talked to are opened).
+   * Only from an activity whose serviceUrl the Bot Framework vouched for: otherwise anyone
+   * could name a URL of theirs and receive what is meant for others.
+   */
   private async rememberConversation(context: TurnContext): Promise<void> {
     const { activity } = context;
+    const address = trustedBotAddress(context);
+    if (!address) {
+      if (activity.serviceUrl) this.deps.logger.warn({ from: activity.from?.aadObjectId, activityType: activity.type }, 'conversation not remembered: its serviceUrl was not vouched for by the token');
+      return;
+    }
+    await this.rememberBotAddress(address);
     const userId = activity.from?.aadObjectId;
     const conversationType = activity.conversation?.conversationType;
     if (!userId || (conversationType && conversationType !== 'personal')) return;
@@ -195,6 +209,16 @@ export class AccessPackagesBot extends TeamsActivityHandler {
       reference: TurnContext.getConversationReference(activity) as Record<string, unknown>,
       updatedAt: this.deps.clock.now(),
     });
+  }
+
+  /** Written when it changes (or once an hour), not on every activity. */
+  private async rememberBotAddress(address: NonNullable<ReturnType<typeof trustedBotAddress>>): Promise<void> {
+    const key = `${address.tenantId.toLowerCase()} ${address.serviceUrl} ${address.bot.id} ${address.bot.name ?? ''}`;
+    const now = this.deps.clock.now();
+    const last = this.botAddressesSaved.get(address.tenantId.toLowerCase());
+    if (last && last.key === key && now.getTime() - last.at < 60 * 60_000) return;
+    await this.deps.conversationReferences.saveBotAddress({ ...address, updatedAt: now });
+    this.botAddressesSaved.set(address.tenantId.toLowerCase(), { key, at: now.getTime() });
   }
 
   private async sendCard(context: TurnContext, template: string, data: object): Promise<void> {
@@ -216,6 +240,7 @@ function commandConversation(context: TurnContext): CommandConversation {
   return {
     type: kind === 'channel' ? 'channel' : kind === 'groupChat' ? 'groupChat' : 'personal',
     reference: TurnContext.getConversationReference(activity) as Record<string, unknown>,
+    trusted: trustedServiceUrl(context) !== undefined,
     ...(channelId ? { channelId } : {}),
     ...(text(channelData.channel?.name) ? { channelName: text(channelData.channel?.name) } : {}),
     ...(text(channelData.team?.id) ? { teamId: text(channelData.team?.id) } : {}),

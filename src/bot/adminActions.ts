@@ -14,6 +14,8 @@ export interface CommandConversation {
   type: 'personal' | 'channel' | 'groupChat';
   /** Bot Framework conversation reference of this conversation, as received. */
   reference: Record<string, unknown>;
+  /** Whether the token vouched for the reference's serviceUrl (bot/trustedOrigin.ts): only then may the bot post there later. */
+  trusted: boolean;
   /** Teams channel id (conversation id of the channel's root, without ;messageid=). */
   channelId?: string;
   channelName?: string;

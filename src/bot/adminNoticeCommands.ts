@@ -51,6 +51,13 @@ export class AdminNoticeCommands implements AdminCommandSet {
         'info',
       );
     }
+    if (!conversation.trusted) {
+      return this.notice(
+        "This channel's address couldn't be verified",
+        'Notices were not bound: the message did not come with a Bot Framework token that vouches for where the channel is. Type "@Access Packages notices here" in the channel again from the Teams client; if this keeps happening, check the bot\'s authentication settings (MicrosoftAppId).',
+        'warning',
+      );
+    }
     const { channel, previous } = await this.notices.bindChannel(userId, channelBinding(conversation));
     const replaced = previous && previous.channelId !== channel.channelId ? ` They no longer go to ${labelOf(previous)}.` : '';
     return this.notice(

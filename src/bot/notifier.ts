@@ -15,7 +15,7 @@ import type { Clock } from '../clock';
 import type { Config } from '../config';
 import type { InstallRefusalReason, InstallResult } from '../directory/teamsAppInstaller';
 import { utcDay } from '../domain/digest';
-import type { ConversationRef, Task } from '../domain/model';
+import type { BotAddress, ConversationRef, Task } from '../domain/model';
 import type { Logger } from '../logger';
 import type { TaskOutcome, TaskRunner } from '../scheduler/taskRunner';
 import { type ChannelAddress, NOTIFY_TASKS, type OutgoingCard } from '../services/notifications';
@@ -190,7 +190,7 @@ export class ProactiveNotifier {
         // one at once; the bot's serviceUrl and account in the old reference are still good.
         await conversationReferences.forget(payload.userId, delivery.conversationId ?? '');
         this.log.info({ taskId: task.id, userId: payload.userId, conversationId: delivery.conversationId }, 'stored conversation no longer exists; opening a new chat');
-        const address = resolveNewChatAddress(stored, this.deps.config);
+        const address = await this.newChatAddress(stored);
         if (typeof address === 'string') return this.fail(task, `can't reach user ${payload.userId}: ${address}`);
         delivery = await this.sendOnNewChat(payload.userId, address, attachment);
       }
@@ -347,13 +347,14 @@ export class ProactiveNotifier {
   }
 
   /**
-   * Where to open a chat with a user the bot has no reference for: the bot's serviceUrl and
-   * account from any stored reference in the tenant, else from configuration.
+   * Where to open a chat with a user the bot has no reference for: the bot's own address as
+   * recorded from a vouched-for activity in the tenant, else the user's own old reference,
+   * else configuration. Never from another user's conversation reference.
    */
-  private async newChatAddress(): Promise<NewChatAddress | string> {
+  private async newChatAddress(own?: ConversationRef): Promise<NewChatAddress | string> {
     const { config } = this.deps;
-    const latest = await this.deps.repositories.conversationReferences.latest(config.tenantId);
-    return resolveNewChatAddress(latest, config);
+    const recorded = await this.deps.repositories.conversationReferences.botAddress(config.tenantId ?? config.bot.appTenantId);
+    return resolveNewChatAddress(recorded ?? (own ? addressIn(own) : null), config);
   }
 
   private async sendOn(reference: Partial<ConversationReference>, attachment: Attachment): Promise<Delivery> {
@@ -505,16 +506,24 @@ class TurnDroppedError extends Error {
 }
 
 /**
- * The address for a new 1:1 chat. The bot's Teams id is `28:` + its app id; the public
- * serviceUrl is Teams' documented fallback when none has been seen.
+ * The address for a new 1:1 chat: the bot's address recorded in the tenant (bot/trustedOrigin.ts),
+ * else the bot's Teams id (`28:` + its app id) on TEAMS_SERVICE_URL (Teams' public endpoint by
+ * default).
  */
-export function resolveNewChatAddress(latest: ConversationRef | null, config: Pick<Config, 'bot' | 'tenantId' | 'notify'>): NewChatAddress | string {
-  const reference = latest?.reference as Partial<ConversationReference> | undefined;
-  const tenantId = config.tenantId ?? latest?.tenantId ?? reference?.conversation?.tenantId ?? config.bot.appTenantId;
-  const bot = reference?.bot?.id ? reference.bot : config.bot.appId ? account(`28:${config.bot.appId}`) : undefined;
-  if (!bot) return 'no conversation reference is stored yet and MicrosoftAppId is empty, so the bot\'s Teams id is unknown';
+export function resolveNewChatAddress(recorded: BotAddress | null, config: Pick<Config, 'bot' | 'tenantId' | 'notify'>): NewChatAddress | string {
+  const tenantId = config.tenantId ?? recorded?.tenantId ?? config.bot.appTenantId;
+  const bot = recorded?.bot.id ? account(recorded.bot.id, recorded.bot.name) : config.bot.appId ? account(`28:${config.bot.appId}`) : undefined;
+  if (!bot) return "the bot has not received a message yet and MicrosoftAppId is empty, so the bot's Teams id is unknown";
   if (!tenantId) return 'the tenant is unknown: set TENANT_ID (or MicrosoftAppTenantId)';
-  return { serviceUrl: reference?.serviceUrl ?? config.notify.serviceUrl, bot, tenantId };
+  return { serviceUrl: recorded?.serviceUrl ?? config.notify.serviceUrl, bot, tenantId };
+}
+
+/** The bot's address as a user's own stored reference names it (it was vouched for when stored). */
+function addressIn(own: ConversationRef): BotAddress | null {
+  const reference = storedReference(own);
+  const tenantId = own.tenantId ?? reference.conversation?.tenantId;
+  if (!reference.serviceUrl || !reference.bot?.id || !tenantId) return null;
+  return { tenantId, serviceUrl: reference.serviceUrl, bot: reference.bot.name ? { id: reference.bot.id, name: reference.bot.name } : { id: reference.bot.id }, updatedAt: own.updatedAt };
 }
 
 /** A ChannelAccount by id alone: `name` is optional on the wire though the schema types insist. */

@@ -295,6 +295,18 @@ export interface ConversationRef {
   updatedAt: Date;
 }
 
+/**
+ * The bot's own address in a tenant (its serviceUrl and Teams account), as last seen on an
+ * activity whose serviceUrl the Bot Framework vouched for: where chats with people the bot has
+ * never talked to are opened.
+ */
+export interface BotAddress {
+  tenantId: string;
+  serviceUrl: string;
+  bot: { id: string; name?: string };
+  updatedAt: Date;
+}
+
 export interface AuditEvent {
   id: string;
   at: Date;

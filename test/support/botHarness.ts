@@ -1,3 +1,4 @@
+import { ClaimsIdentity } from 'botframework-connector';
 import { type Activity, type InvokeResponse, TestAdapter, type TurnContext } from 'botbuilder';
 import type { AccessPackagesBot } from '../../src/bot/accessPackagesBot';
 import { TenantGuard } from '../../src/bot/tenantGuard';
@@ -59,6 +60,11 @@ export interface HarnessOptions {
   /** Share a store with another harness (a second instance, or a restart). */
   store?: DocumentStore;
   clock?: FakeClock;
+  /**
+   * The caller's identity CloudAdapter would have established (default: vouchingIdentity).
+   * Undefined: none, as for a call that was never authenticated.
+   */
+  identity?: (activity: Partial<Activity>) => ClaimsIdentity | undefined;
   /** The catalog file "apply catalog" reads (default: the example catalog). */
   catalogFile?: string;
 }
@@ -85,6 +91,8 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
   registerTaskHandlers(taskRunner, graph);
   let invokeResponse: InvokeResponse | undefined;
   const adapter = new TestAdapter(async (context: TurnContext) => bot.run(context));
+  // Activities that name no serviceUrl get a loopback one, as the Agents Playground's.
+  adapter.conversation.serviceUrl = HARNESS_SERVICE_URL;
   // TestAdapter queues invoke responses like any reply; keep them apart for the test to read.
   // Registered before the tenant guard so its answers are seen too.
   adapter.use(async (context, next) => {
@@ -93,6 +101,13 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
       for (const activity of activities) if (activity.type === 'invokeResponse') invokeResponse = activity.value as InvokeResponse;
       return sendNext();
     });
+    await next();
+  });
+  // CloudAdapter puts the caller's identity in the turn state; TestAdapter doesn't.
+  const identify = options.identity ?? vouchingIdentity;
+  adapter.use(async (context, next) => {
+    const identity = identify(context.activity);
+    if (identity) context.turnState.set(context.adapter.BotIdentityKey, identity);
     await next();
   });
   adapter.use(new TenantGuard(options.tenantId, logger));
@@ -120,6 +135,20 @@ export interface TeamsUser {
   aadObjectId: string;
   name: string;
 }
+
+/**
+ * What CloudAdapter establishes for a genuine activity: with authentication disabled (the
+ * loopback serviceUrls of local tools) an identity without claims; otherwise, as after
+ * validating a Bot Framework channel token, one whose serviceurl claim is the activity's.
+ */
+export function vouchingIdentity(activity: Partial<Activity>): ClaimsIdentity {
+  const serviceUrl = activity.serviceUrl ?? '';
+  if (/^https?:\/\/(127\.|localhost[:/])/.test(serviceUrl)) return new ClaimsIdentity([], 'anonymous');
+  return new ClaimsIdentity([{ type: 'serviceurl', value: serviceUrl }, { type: 'ver', value: '1.0' }, { type: 'aud', value: 'test-app-id' }], true);
+}
+
+/** Where the TestAdapter says activities come from (nothing listens there). */
+export const HARNESS_SERVICE_URL = 'http://127.0.0.1:9/test-connector/';
 
 export const TENANT = '00000000-0000-0000-0000-000000000001';
 

@@ -86,7 +86,9 @@ describe('ProactiveNotifier against botbuilder CloudAdapter and a loopback conne
     await store.close();
   });
 
-  async function storeReference(userId: string, conversationId: string, serviceUrl = connector.serviceUrl) {
+  /** What the bot records when a user writes: their reference, and (unless told not to) the bot's address. */
+  async function storeReference(userId: string, conversationId: string, serviceUrl = connector.serviceUrl, recordBotAddress = true) {
+    if (recordBotAddress) await repositories.conversationReferences.saveBotAddress({ tenantId: TENANT, serviceUrl, bot: BOT, updatedAt: clock.now() });
     await repositories.conversationReferences.save({
       id: userId,
       tenantId: TENANT,
@@ -198,7 +200,8 @@ describe('ProactiveNotifier against botbuilder CloudAdapter and a loopback conne
 
   it('a user with no stored reference gets a new 1:1 chat (POST /v3/conversations), then the card', async () => {
     makeNotifier().register(runner);
-    await storeReference(MEGAN, 'a:megan'); // any stored reference gives the bot's serviceUrl and account
+    // The bot's address in the tenant, as recorded from a vouched-for activity.
+    await repositories.conversationReferences.saveBotAddress({ tenantId: TENANT, serviceUrl: connector.serviceUrl, bot: BOT, updatedAt: clock.now() });
     const task = await queueSend(ALEX, notice('Please approve'), 'approval:a1');
     await runner.run();
     expect(await repositories.tasks.get(task.id)).toMatchObject({ state: 'done' });
@@ -219,6 +222,26 @@ describe('ProactiveNotifier against botbuilder CloudAdapter and a loopback conne
     await runner.run();
     expect(connector.createdConversations).toHaveLength(1);
     expect(posts().filter((c) => c.conversationId === message.conversationId)).toHaveLength(2);
+  });
+
+  it("never opens a chat at the address in another user's stored reference", async () => {
+    // Megan's reference names some other server (e.g. planted by a crafted activity before this
+    // rule existed); the bot's recorded address is the real connector.
+    const elsewhere = new LoopbackConnector();
+    await elsewhere.start();
+    try {
+      await storeReference(MEGAN, 'a:megan', elsewhere.serviceUrl, false);
+      await repositories.conversationReferences.saveBotAddress({ tenantId: TENANT, serviceUrl: connector.serviceUrl, bot: BOT, updatedAt: clock.now() });
+      makeNotifier({ TENANT_ID: TENANT }).register(runner);
+      await queueSend(ALEX, notice('Please approve'));
+      await runner.run();
+      expect(elsewhere.calls).toEqual([]);
+      expect(connector.createdConversations).toHaveLength(1);
+      expect(titleOf(posts().at(-1)!)).toBe('Please approve');
+
+    } finally {
+      await elsewhere.stop();
+    }
   });
 
   it('with no stored reference at all and auth disabled it fails, saying why', async () => {
@@ -329,7 +352,8 @@ describe('ProactiveNotifier against botbuilder CloudAdapter and a loopback conne
   it('404 and the new chat fails too: the task retries, and the stale reference stays gone', async () => {
     makeNotifier({ TENANT_ID: TENANT }).register(runner);
     await storeReference(MEGAN, 'a:megan');
-    await storeReference(ALEX, 'a:alex'); // still tells the next attempt where the bot lives
+    // Recorded when someone wrote: tells the next attempt where the bot lives.
+    await repositories.conversationReferences.saveBotAddress({ tenantId: TENANT, serviceUrl: connector.serviceUrl, bot: BOT, updatedAt: clock.now() });
     connector.dropConversation('a:megan');
     // 412 rather than 5xx: botbuilder's own retries can't be switched off for the create call
     // (its connector client is made inside createConversationAsync), and would cost real seconds.
@@ -421,9 +445,9 @@ describe('ProactiveNotifier against botbuilder CloudAdapter and a loopback conne
 describe('where a new chat goes', () => {
   const base = loadConfig({ LOG_LEVEL: 'silent' }, REPO_ROOT);
 
-  it('from a stored reference: its serviceUrl, bot account and tenant', () => {
-    const latest = { id: 'u', tenantId: 't-1', updatedAt: new Date(), reference: { serviceUrl: 'https://smba.trafficmanager.net/emea/', bot: { id: '28:abc', name: 'Bot' }, conversation: { id: 'a:1' } } };
-    expect(resolveNewChatAddress(latest, base)).toEqual({ serviceUrl: 'https://smba.trafficmanager.net/emea/', bot: { id: '28:abc', name: 'Bot' }, tenantId: 't-1' });
+  it("from the bot's recorded address: its serviceUrl, bot account and tenant", () => {
+    const recorded = { tenantId: 't-1', updatedAt: new Date(), serviceUrl: 'https://smba.trafficmanager.net/emea/', bot: { id: '28:abc', name: 'Bot' } };
+    expect(resolveNewChatAddress(recorded, base)).toEqual({ serviceUrl: 'https://smba.trafficmanager.net/emea/', bot: { id: '28:abc', name: 'Bot' }, tenantId: 't-1' });
   });
 
   it('from configuration when nothing is stored: 28:<app id>, TEAMS_SERVICE_URL, TENANT_ID', () => {

@@ -111,7 +111,9 @@ describe('ProactiveNotifier with proactive installation (in-memory Graph, loopba
     return notifier;
   }
 
+  /** What the bot records when a user writes: their reference and the bot's address. */
   async function storeReference(userId: string, conversationId: string): Promise<void> {
+    await repositories.conversationReferences.saveBotAddress({ tenantId: TENANT, serviceUrl: connector.serviceUrl, bot: BOT, updatedAt: clock.now() });
     await repositories.conversationReferences.save({
       id: userId,
       tenantId: TENANT,

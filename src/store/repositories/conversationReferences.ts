@@ -1,11 +1,12 @@
-import type { ConversationRef } from '../../domain/model';
-import { type Collection, type DocumentStore, DuplicateKeyError } from '../port';
+import type { BotAddress, ConversationRef } from '../../domain/model';
+import { type Collection, type DocumentStore, DuplicateKeyError, type StoredDocument } from '../port';
 import { type Doc, fromDoc, toDoc } from './documents';
 
 /** Where to reach each user proactively: the 1:1 conversation reference, keyed by Entra object id. */
 export class ConversationReferenceRepository {
   private readonly collection: Collection<Doc<ConversationRef>>;
   private readonly welcomes: Collection<{ _id: string; at: Date }>;
+  private readonly botAddresses: Collection<BotAddressDoc>;
 
   constructor(
     store: DocumentStore,
@@ -13,10 +14,12 @@ export class ConversationReferenceRepository {
   ) {
     this.collection = store.collection<Doc<ConversationRef>>('conversationReferences');
     this.welcomes = store.collection('welcomes');
+    this.botAddresses = store.collection<BotAddressDoc>('botAddresses');
   }
 
   async init(): Promise<void> {
     await this.collection.ensureIndex({ fields: ['tenantId', 'updatedAt'] });
+    await this.botAddresses.ensureIndex({ fields: ['updatedAt'] });
   }
 
   async save(ref: ConversationRef): Promise<void> {
@@ -28,14 +31,23 @@ export class ConversationReferenceRepository {
     return doc ? fromDoc(doc) : null;
   }
 
+  /** Records the bot's address in a tenant (one per tenant, the latest wins). */
+  async saveBotAddress(address: BotAddress): Promise<void> {
+    await this.botAddresses.replace({ _id: botAddressKey(address.tenantId), ...address }, { upsert: true });
+  }
+
   /**
-   * The most recently stored reference (in `tenantId` when given): the bot's serviceUrl and
-   * account are the same for every user of a tenant, so any one will do to open a chat with a
-   * user the bot has never talked to.
+   * The bot's recorded address in `tenantId`; with no tenant given (none configured), the most
+   * recently recorded one. Never another user's conversation reference: those name wherever
+   * that user's activity said it came from.
    */
-  async latest(tenantId?: string): Promise<ConversationRef | null> {
-    const [doc] = await this.collection.find(tenantId ? { tenantId } : {}, { sort: { updatedAt: -1 }, limit: 1 });
-    return doc ? fromDoc(doc) : null;
+  async botAddress(tenantId?: string): Promise<BotAddress | null> {
+    if (tenantId) {
+      const doc = await this.botAddresses.findOne({ _id: botAddressKey(tenantId) });
+      return doc ? withoutKey(doc) : null;
+    }
+    const [doc] = await this.botAddresses.find({}, { sort: { updatedAt: -1 }, limit: 1 });
+    return doc ? withoutKey(doc) : null;
   }
 
   /**
@@ -56,4 +68,16 @@ export class ConversationReferenceRepository {
       throw error;
     }
   }
+}
+
+/** Tenant ids are GUIDs, compared without regard to case. */
+function botAddressKey(tenantId: string): string {
+  return tenantId.toLowerCase();
+}
+
+type BotAddressDoc = BotAddress & StoredDocument;
+
+function withoutKey(doc: BotAddressDoc): BotAddress {
+  const { _id: _key, ...address } = doc;
+  return address;
 }
