@@ -25,6 +25,8 @@ export const NO_LIMITS: LimitSettings = { requestsPerMinute: 0, activitiesPerMin
 const WINDOW_MS = 60_000;
 /** A counter that takes longer than this is treated as failed (the turn must not wait on it). */
 const COUNTER_TIMEOUT_MS = 2_000;
+/** After the shared counter failed, count in this instance this long before asking it again. */
+const FAILURE_HOLD_MS = 10_000;
 /** Store failures are logged at most this often per limit (a dead database must not flood the log). */
 const FAILURE_LOG_INTERVAL_MS = 60_000;
 
@@ -53,13 +55,16 @@ export function personOf(activity: Partial<Activity>): string {
  * At most `perMinute` takes per person in each minute of the clock (0: unlimited).
  *
  * When the shared counter fails (MongoDB unreachable or slower than 2 s) the limit is counted in
- * this process's memory instead, with a warning: it fails open to a per-instance limit rather
- * than locking everyone out (closed) or letting a flood through unchecked (fully open).
+ * this process's memory instead, for 10 s before the shared counter is tried again, with a
+ * warning: it fails open to a per-instance limit rather than locking everyone out (closed) or
+ * letting a flood through unchecked (fully open). Real time, not the injected clock: this is
+ * about the database's health, not the person's window.
  */
 export class PerMinuteLimit {
   private readonly counter: RateLimiterAbstract | undefined;
   private readonly local: RateLimiterMemory | undefined;
   private lastFailureLog = Number.NEGATIVE_INFINITY;
+  private sharedFailedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly name: string,
@@ -108,12 +113,14 @@ export class PerMinuteLimit {
 
   /** On the shared counter; on this process's memory when that fails. Refusals pass through. */
   private async run(operation: (limiter: RateLimiterAbstract) => Promise<RateLimiterRes>): Promise<RateLimiterRes> {
+    const counter = this.counter!;
+    if (!this.counters.shared || !this.local) return operation(counter);
+    if (Date.now() - this.sharedFailedAt < FAILURE_HOLD_MS) return operation(this.local);
     try {
-      const counter = this.counter!;
-      if (!this.counters.shared) return await operation(counter);
       return await withTimeout(COUNTER_TIMEOUT_MS, this.counters.ready().then(() => operation(counter)));
     } catch (error) {
-      if (error instanceof RateLimiterRes || !this.local) throw error;
+      if (error instanceof RateLimiterRes) throw error;
+      this.sharedFailedAt = Date.now();
       this.logFailure(error);
       return operation(this.local);
     }

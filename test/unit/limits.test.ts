@@ -115,6 +115,19 @@ describe('PerMinuteLimit', () => {
     expect(warnings[0]).toMatchObject({ level: 40, limit: 'activities' });
   });
 
+  it('when the shared counter does not answer, gives up on it after 2 s and counts here for a while', async () => {
+    const hanging = { consume: () => new Promise(() => undefined) } as unknown as RateLimiterAbstract;
+    const counters: RateLimitCounters = { shared: true, ready: () => Promise.resolve(), create: () => hanging };
+    const limit = new PerMinuteLimit('activities', 2, counters, new FakeClock(), silentLogger);
+    const started = Date.now();
+    expect((await limit.take('u-fred')).allowed).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    const next = Date.now();
+    expect((await limit.take('u-fred')).allowed).toBe(true);
+    expect((await limit.take('u-fred')).allowed).toBe(false);
+    expect(Date.now() - next).toBeLessThan(500);
+  });
+
   it('when the shared counter can not get ready (indexes), falls back too', async () => {
     const counters: RateLimitCounters = {
       shared: true,
