@@ -42,13 +42,14 @@ export type Take =
 
 const ALLOWED: Take = { allowed: true, refund: () => Promise.resolve() };
 
-/**
- * Who "a person" is: the Entra object id Teams authenticated, else the channel account id.
- * Long ids are hashed so a crafted one can't make a huge key.
- */
+/** Who "a person" is: the Entra object id Teams authenticated, else the channel account id. */
 export function personOf(activity: Partial<Activity>): string {
-  const id = activity.from?.aadObjectId || activity.from?.id || '(unknown)';
-  return id.length <= 128 ? id : `sha256:${createHash('sha256').update(id).digest('hex')}`;
+  return activity.from?.aadObjectId || activity.from?.id || '(unknown)';
+}
+
+/** A person's key in the counters: long ids are hashed, so a crafted one can't make a huge key. */
+function personKey(person: string): string {
+  return person.length <= 128 ? person : `sha256:${createHash('sha256').update(person).digest('hex')}`;
 }
 
 /**
@@ -88,7 +89,7 @@ export class PerMinuteLimit {
     if (!this.counter) return ALLOWED;
     const now = this.clock.now().getTime();
     const windowStart = now - (((now % WINDOW_MS) + WINDOW_MS) % WINDOW_MS);
-    const key = `${person}@${windowStart}`;
+    const key = `${personKey(person)}@${windowStart}`;
     try {
       await this.run((limiter) => limiter.consume(key));
       return { allowed: true, refund: () => this.refund(key) };
@@ -96,7 +97,7 @@ export class PerMinuteLimit {
       if (!(refusal instanceof RateLimiterRes)) throw refusal;
       const retryAfterMs = windowStart + WINDOW_MS - now;
       const first = refusal.consumedPoints === this.perMinute + 1;
-      if (first) this.logger.warn({ person, limit: this.name, perMinute: this.perMinute, retryAfterMs }, 'per-person limit reached: refused until the minute is over');
+      if (first) this.logger.warn({ person: personKey(person), limit: this.name, perMinute: this.perMinute, retryAfterMs }, 'per-person limit reached: refused until the minute is over');
       return { allowed: false, retryAfterMs, first };
     }
   }

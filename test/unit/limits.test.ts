@@ -59,11 +59,6 @@ describe('personOf', () => {
     expect(personOf({})).toBe('(unknown)');
   });
 
-  it('hashes a long id, so a crafted one makes no huge key', () => {
-    const key = personOf({ from: { id: 'x'.repeat(100_000), name: '' } });
-    expect(key).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(personOf({ from: { id: 'x'.repeat(100_000), name: '' } })).toBe(key);
-  });
 });
 
 describe('PerMinuteLimit', () => {
@@ -93,6 +88,28 @@ describe('PerMinuteLimit', () => {
     expect((await limit.take('u-fred')).allowed).toBe(true);
     expect((await limit.take('u-fred')).allowed).toBe(true);
     expect((await limit.take('u-fred')).allowed).toBe(false);
+  });
+
+  it('counts a long id under a short hashed key, so a crafted one makes no huge key', async () => {
+    const keys: string[] = [];
+    const memory = memoryRateLimitCounters();
+    const counters: RateLimitCounters = {
+      ...memory,
+      create: (options) => {
+        const limiter = memory.create(options);
+        const consume = limiter.consume.bind(limiter);
+        limiter.consume = (key, points) => (keys.push(String(key)), consume(key, points));
+        return limiter;
+      },
+    };
+    const limit = new PerMinuteLimit('activities', 1, counters, new FakeClock('2026-11-22T09:00:00Z'), silentLogger);
+    const long = 'x'.repeat(100_000);
+    expect((await limit.take(long)).allowed).toBe(true);
+    expect((await limit.take(long)).allowed).toBe(false);
+    expect((await limit.take('u-fred')).allowed).toBe(true);
+    expect(keys[0]).toMatch(/^sha256:[0-9a-f]{64}@1795338000000$/);
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[2]).toBe('u-fred@1795338000000');
   });
 
   it('with 0 allows everything and counts nothing', async () => {
