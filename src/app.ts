@@ -125,7 +125,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       adminNotices: config.adminNotices,
       delivery: { ...config.delivery, pacing: overrides.directoryPacing },
       lifecycle: config.lifecycle,
-      limits: { settings: config.limits, counters: rateLimitCountersFor(store) },
+      limits: { settings: config.limits, counters: rateLimitCountersFor(store, logger) },
     });
     const { bot } = graph;
     adapter.use(graph.activityLimit);

@@ -5,7 +5,7 @@ import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexib
 import { PerMinuteLimit, personOf } from '../../src/bot/limits';
 import { tooManyActivitiesText, tooManyOpenRequestsCard, tooManyRequestsCard, waitWords } from '../../src/bot/limitViews';
 import { loadConfig } from '../../src/config';
-import { memoryRateLimitCounters, type RateLimitCounters } from '../../src/store/rateLimitCounters';
+import { ensureRateLimitIndexes, memoryRateLimitCounters, type RateLimitCounters } from '../../src/store/rateLimitCounters';
 import { FakeClock } from '../support/fakeClock';
 import { memoryLogger, silentLogger } from '../support/silentLogger';
 
@@ -154,5 +154,42 @@ describe('PerMinuteLimit', () => {
     const limit = new PerMinuteLimit('activities', 1, counters, new FakeClock(), silentLogger);
     expect((await limit.take('u-fred')).allowed).toBe(true);
     expect((await limit.take('u-fred')).allowed).toBe(false);
+  });
+});
+
+describe('ensureRateLimitIndexes (MongoDB counters)', () => {
+  function target(refuse: (keys: Record<string, unknown>) => Error | undefined) {
+    const created: [Record<string, unknown>, Record<string, unknown>][] = [];
+    return {
+      created,
+      createIndex: async (keys: unknown, options: unknown) => {
+        const error = refuse(keys as Record<string, unknown>);
+        if (error) throw error;
+        created.push([keys as Record<string, unknown>, options as Record<string, unknown>]);
+        return 'name';
+      },
+    };
+  }
+
+  it('on MongoDB: the unique key index and the TTL index on expire, as rate-limiter-flexible documents them', async () => {
+    const mongo = target(() => undefined);
+    await ensureRateLimitIndexes(mongo);
+    expect(mongo.created).toEqual([[{ key: 1 }, { unique: true }], [{ expire: -1 }, { expireAfterSeconds: 0 }]]);
+  });
+
+  it('on Azure Cosmos DB for MongoDB (RU), where a TTL index must be on _ts: expires windows two minutes after their last update', async () => {
+    const cosmos = target((keys) => ('expire' in keys ? new Error("The expireAfterSeconds option is supported on '_ts' field only.") : undefined));
+    const { logger, lines } = memoryLogger();
+    await ensureRateLimitIndexes(cosmos, logger);
+    expect(cosmos.created).toEqual([[{ key: 1 }, { unique: true }], [{ _ts: 1 }, { expireAfterSeconds: 120 }]]);
+    expect(lines().map((l) => l.msg)).toEqual(['per-person limit windows expire through a TTL index on _ts (Azure Cosmos DB for MongoDB)']);
+  });
+
+  it('without any TTL index counting still works (with a warning); without the unique key index it does not', async () => {
+    const noTtl = target((keys) => ('key' in keys ? undefined : new Error('TTL not supported')));
+    const { logger, lines } = memoryLogger();
+    await ensureRateLimitIndexes(noTtl, logger);
+    expect(lines().map((l) => [l.level, l.msg])).toEqual([[40, 'no TTL index for per-person limit windows: finished windows are not removed automatically']]);
+    await expect(ensureRateLimitIndexes(target((keys) => ('key' in keys ? new Error('not primary') : undefined)))).rejects.toThrow('not primary');
   });
 });
