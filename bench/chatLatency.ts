@@ -17,7 +17,7 @@ import { LocalDirectory } from '../src/directory/localDirectory';
 import { createLogger } from '../src/logger';
 import { openEmbeddedStore } from '../src/store/nedbStore';
 import { LoopbackConnector } from '../test/support/loopbackConnector';
-import { repoRoot, type BenchOptions, CallCounter, drainTasks, type Column, CountingStore, countingDirectory, msSince, percentile, round, table, VirtualTime } from './common';
+import { BENCH_LIMITS, repoRoot, type BenchOptions, CallCounter, drainTasks, type Column, CountingStore, countingDirectory, msSince, percentile, round, table, VirtualTime } from './common';
 
 const REPO_ROOT = repoRoot();
 const TENANT = '00000000-0000-0000-0000-0000000000001';
@@ -103,7 +103,7 @@ export async function runChatLatency(options: BenchOptions): Promise<ChatLatency
   await connector.start();
   const store = new CountingStore(await openEmbeddedStore({}), process.env.BENCH_PROFILE_STORE === '1');
   const graphCalls = new CallCounter();
-  const config = { ...loadConfig({ LOG_LEVEL: 'silent', TENANT_ID: TENANT, CATALOG_FILE: catalogFile }, REPO_ROOT), port: 0 };
+  const config = { ...loadConfig({ LOG_LEVEL: 'silent', TENANT_ID: TENANT, CATALOG_FILE: catalogFile, ...BENCH_LIMITS }, REPO_ROOT), port: 0 };
   const time = new VirtualTime();
   const app = await startApp(config, {
     store,

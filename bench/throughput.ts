@@ -17,7 +17,7 @@ import { createLogger } from '../src/logger';
 import { openEmbeddedStore } from '../src/store/nedbStore';
 import { FakeDirectory, InMemoryGraph, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID } from '../test/support/inMemoryGraph';
 import { LoopbackConnector } from '../test/support/loopbackConnector';
-import { repoRoot, type BenchOptions, CallCounter, type Column, CountingStore, countingDirectory, drainTasks, msSince, round, table, VirtualTime, benchUserId } from './common';
+import { BENCH_LIMITS, repoRoot, type BenchOptions, CallCounter, type Column, CountingStore, countingDirectory, drainTasks, msSince, round, table, VirtualTime, benchUserId } from './common';
 
 const REPO_ROOT = repoRoot();
 const TENANT = '00000000-0000-0000-0000-0000000000001';
@@ -84,7 +84,7 @@ export async function runThroughput(options: BenchOptions): Promise<ThroughputRe
   const store = new CountingStore(await openEmbeddedStore({}));
   const graphCalls = new CallCounter();
   const time = new VirtualTime();
-  const config = { ...loadConfig({ LOG_LEVEL: 'silent', TENANT_ID: TENANT, CATALOG_FILE: catalogFile }, REPO_ROOT), port: 0 };
+  const config = { ...loadConfig({ LOG_LEVEL: 'silent', TENANT_ID: TENANT, CATALOG_FILE: catalogFile, ...BENCH_LIMITS }, REPO_ROOT), port: 0 };
   const directory = GraphDirectory.fromConfig({ auth: { kind: 'clientSecret', tenantId: TEST_TENANT_ID, clientId: TEST_CLIENT_ID, clientSecret: new Secret(TEST_CLIENT_SECRET) }, endpoint: ENDPOINT });
   const app = await startApp(config, {
     store,

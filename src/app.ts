@@ -21,6 +21,7 @@ import { TaskRunner } from './scheduler/taskRunner';
 import type { LifecycleService } from './services/lifecycle';
 import { resumeHandovers, settlePendingAudit } from './services/recovery';
 import { openStore } from './store/openStore';
+import { rateLimitCountersFor } from './store/rateLimitCounters';
 import type { DocumentStore } from './store/port';
 import { openRepositories, type Repositories } from './store/repositories';
 
@@ -124,8 +125,10 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       adminNotices: config.adminNotices,
       delivery: { ...config.delivery, pacing: overrides.directoryPacing },
       lifecycle: config.lifecycle,
+      limits: { settings: config.limits, counters: rateLimitCountersFor(store, logger) },
     });
     const { bot } = graph;
+    adapter.use(graph.activityLimit);
 
     const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 5 * 60_000, maxPerTick: 500 });
     registerTaskHandlers(taskRunner, graph);

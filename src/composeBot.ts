@@ -7,6 +7,7 @@ import { AdminQueryCommands } from './bot/adminQueryCommands';
 import { AdminNoticeCommands } from './bot/adminNoticeCommands';
 import { AdminChangeCommands } from './bot/adminChangeCommands';
 import { ApprovalActions } from './bot/approvalActions';
+import { ActivityLimit, type LimitSettings, NO_LIMITS, PerMinuteLimit } from './bot/limits';
 import { ReconcileCommands } from './bot/reconcileCommands';
 import { SelfServiceActions } from './bot/selfServiceActions';
 import type { Clock } from './clock';
@@ -31,6 +32,7 @@ import type { ServiceDependencies } from './services/deps';
 import { RequestService } from './services/requests';
 import { TaskNotifications } from './services/taskNotifications';
 import { TaskWorkflow } from './services/workflow';
+import { memoryRateLimitCounters, type RateLimitCounters } from './store/rateLimitCounters';
 import type { Repositories } from './store/repositories';
 
 export interface BotGraph {
@@ -45,6 +47,8 @@ export interface BotGraph {
   lifecycle: LifecycleService;
   adminNotices: AdminNotices;
   digest: DigestService;
+  /** Middleware for the adapter, after the tenant guard: the per-person messages-and-card-actions limit. */
+  activityLimit: ActivityLimit;
 }
 
 export interface BotInput {
@@ -72,6 +76,8 @@ export interface BotInput {
   };
   /** Expiry warnings: ISO 8601 offsets before expiry (default P14D, P1D, PT15M). */
   lifecycle?: { warningOffsets: string[] };
+  /** Per-person limits and where they are counted (rateLimitCountersFor(store)); none when absent. */
+  limits?: { settings: LimitSettings; counters: RateLimitCounters };
 }
 
 export function buildBot(input: BotInput): BotGraph {
@@ -118,11 +124,14 @@ export function buildBot(input: BotInput): BotGraph {
     logger,
     warningOffsets: input.lifecycle?.warningOffsets ?? ['P14D', 'P1D', 'PT15M'],
   });
+  const { settings: limits, counters } = input.limits ?? { settings: NO_LIMITS, counters: memoryRateLimitCounters() };
+  const perMinute = (name: string, points: number, options?: { blockInMemoryWhenOver?: boolean }) => new PerMinuteLimit(name, points, counters, clock, logger, options);
   const selfService = new SelfServiceActions(
-    { browser: new CatalogBrowser(services), requests: new RequestService(services), access },
+    { browser: new CatalogBrowser(services), requests: new RequestService(services, { openRequests: limits.openRequests }), access },
     cards,
     clock,
     input.botAppId ?? '',
+    perMinute('requests', limits.requestsPerMinute),
   );
   const queries = new AdminQueries(services);
   const exportSettings: ExportSettings = { publicBaseUrl: 'http://localhost:3978', linkMinutes: 15, ...input.exports };
@@ -142,7 +151,9 @@ export function buildBot(input: BotInput): BotGraph {
     clock,
     logger,
   });
-  return { bot, services, approvals, delivery, cards, exports, lifecycle, adminNotices, digest };
+  // Activities are never given back, so a flooder's further ones are refused from memory.
+  const activityLimit = new ActivityLimit(perMinute('activities', limits.activitiesPerMinute, { blockInMemoryWhenOver: true }), cards);
+  return { bot, services, approvals, delivery, cards, exports, lifecycle, adminNotices, digest, activityLimit };
 }
 
 /** Registers the services' durable work on the task runner. */

@@ -53,6 +53,15 @@ export interface Config {
     /** Key that signs download links; when unset one is generated and kept in the store (shared by instances). */
     signingKey?: Secret;
   };
+  /** Per-person limits (src/bot/limits.ts, docs/limits.md); 0 turns a limit off. */
+  limits: {
+    /** Requests (new, extension, give back) one person may send per minute. */
+    requestsPerMinute: number;
+    /** Messages and card actions one person may send per minute. */
+    activitiesPerMinute: number;
+    /** Requests one person may have open (waiting for approval, scheduled, being delivered) at once. */
+    openRequests: number;
+  };
   /** The Teams app in the tenant (proactive installation, src/directory/teamsAppInstaller.ts). */
   teamsApp: {
     /** The app's id in the tenant's app catalog (teamsApp id; not the manifest id for org apps). */
@@ -147,6 +156,17 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const value = Number(raw);
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
     throw new ConfigError(name, `an integer from ${min} to ${max}`, raw);
+  }
+  return value;
+}
+
+/** A per-person limit: a count, or 0 for no limit. */
+function limit(env: Env, name: string, fallback: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value > 1_000_000) {
+    throw new ConfigError(name, 'a whole number from 0 (no limit) to 1000000', raw);
   }
   return value;
 }
@@ -369,6 +389,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       publicBaseUrl: httpUrl(env, 'PUBLIC_BASE_URL', `http://localhost:${integer(env, 'PORT', 3978, 1, 65535)}`).replace(/\/+$/, ''),
       linkMinutes: integer(env, 'EXPORT_LINK_MINUTES', 15, 1, 1440),
       ...signingKey(env),
+    },
+    // Generous for a busy admin (a human clicks far less than 5 times a second), small for a script.
+    limits: {
+      requestsPerMinute: limit(env, 'LIMIT_REQUESTS_PER_MINUTE', 20),
+      activitiesPerMinute: limit(env, 'LIMIT_ACTIVITIES_PER_MINUTE', 300),
+      openRequests: limit(env, 'LIMIT_OPEN_REQUESTS', 100),
     },
     teamsApp: teamsAppConfig(env, graphConfig(env, cwd)),
   };

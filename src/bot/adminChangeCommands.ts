@@ -29,6 +29,7 @@ const REFUSAL_TITLES: Record<Refusal['reason'], string> = {
   invalidInput: 'Something is missing or wrong',
   notAllowed: 'Admins only',
   stale: 'Nothing was changed',
+  tooManyOpenRequests: 'Too many open requests',
 };
 
 export class AdminChangeCommands implements AdminCommandSet {

@@ -7,6 +7,8 @@ import type { CatalogBrowser } from '../services/catalogBrowser';
 import type { Refusal } from '../services/outcome';
 import type { RequestService } from '../services/requests';
 import type { AdaptiveCardJson, CardRenderer } from './cards';
+import type { PerMinuteLimit } from './limits';
+import { tooManyOpenRequestsCard, tooManyRequestsCard } from './limitViews';
 import {
   ANSWER_PREFIX,
   type Button,
@@ -41,6 +43,7 @@ const REFUSAL_TITLES: Record<Refusal['reason'], string> = {
   invalidInput: 'Something is missing or wrong',
   notAllowed: 'Not possible',
   stale: 'This card is out of date',
+  tooManyOpenRequests: 'Too many open requests',
 };
 
 const REFUSAL_BUTTONS: Partial<Record<Refusal['reason'], Button[]>> = {
@@ -78,6 +81,11 @@ export class SelfServiceActions {
     private readonly clock: Clock,
     /** The bot's app id, for share links; empty when auth is disabled. */
     private readonly botAppId = '',
+    /**
+     * Requests (new, extension, give back) per person per minute. A take whose request is
+     * refused for another reason is given back: a form to fix is not a request.
+     */
+    private readonly requestLimit?: PerMinuteLimit,
   ) {}
 
   /** Verb → handler, for the bot's action table. */
@@ -98,6 +106,9 @@ export class SelfServiceActions {
   }
 
   refusal(refusal: Refusal): AdaptiveCardJson {
+    if (refusal.reason === 'tooManyOpenRequests' && refusal.openRequests) {
+      return this.cards.render('notice', tooManyOpenRequestsCard(refusal.openRequests.open, refusal.openRequests.limit));
+    }
     return this.cards.render('notice', noticeCard(REFUSAL_TITLES[refusal.reason], refusal.message, 'warning', REFUSAL_BUTTONS[refusal.reason] ?? []));
   }
 
@@ -122,6 +133,8 @@ export class SelfServiceActions {
   }
 
   async submit(userId: string, data: CardData): Promise<AdaptiveCardJson> {
+    const take = await this.takeRequest(userId);
+    if (!take.allowed) return take.card;
     const result = await this.services.requests.submit(userId, {
       packageId: data.packageId,
       policyId: data.policyId,
@@ -130,6 +143,7 @@ export class SelfServiceActions {
       startDate: data.startDate,
       endDate: data.endDate,
     });
+    if (!result.ok) await take.refund();
     if (result.ok) {
       const details = await this.services.browser.details(userId, result.request.packageId);
       const approval = details.ok ? (details.details.offers.find((o) => o.id === result.request.policyId)?.approval ?? '') : '';
@@ -163,8 +177,13 @@ export class SelfServiceActions {
   }
 
   async extend(userId: string, assignmentId: unknown, justification: unknown): Promise<AdaptiveCardJson> {
+    const take = await this.takeRequest(userId);
+    if (!take.allowed) return take.card;
     const result = await this.services.access.extend(userId, assignmentId, justification);
-    if (!result.ok) return this.refusal(result);
+    if (!result.ok) {
+      await take.refund();
+      return this.refusal(result);
+    }
     const notice = result.request
       ? `Extension of "${result.packageName}" requested (${result.request.id}). You'll get a message when it's decided.`
       : result.extendedTo
@@ -190,8 +209,20 @@ export class SelfServiceActions {
   }
 
   async remove(userId: string, assignmentId: unknown): Promise<AdaptiveCardJson> {
+    const take = await this.takeRequest(userId);
+    if (!take.allowed) return take.card;
     const result = await this.services.access.removeMyAccess(userId, assignmentId);
-    if (!result.ok) return this.refusal(result);
+    if (!result.ok) {
+      await take.refund();
+      return this.refusal(result);
+    }
     return this.myAccess(userId, `Your access to "${result.packageName}" is being removed. You'll get a message when it's done.`);
+  }
+
+  /** One of the person's requests for this minute, or the card saying when they may send again. */
+  private async takeRequest(userId: string): Promise<{ allowed: true; refund(): Promise<void> } | { allowed: false; card: AdaptiveCardJson }> {
+    if (!this.requestLimit) return { allowed: true, refund: () => Promise.resolve() };
+    const take = await this.requestLimit.take(userId);
+    return take.allowed ? take : { allowed: false, card: this.cards.render('notice', tooManyRequestsCard(take.retryAfterMs)) };
   }
 }

@@ -10,7 +10,8 @@ export type RefusalReason =
   | 'separationOfDuties'
   | 'invalidInput'
   | 'notAllowed'
-  | 'stale';
+  | 'stale'
+  | 'tooManyOpenRequests';
 
 export interface Refusal {
   ok: false;
@@ -18,6 +19,8 @@ export interface Refusal {
   message: string;
   /** Per-field problems, for forms. */
   fieldErrors?: { field: string; message: string }[];
+  /** tooManyOpenRequests: the person's open requests and the limit (the presentation words them). */
+  openRequests?: { open: number; limit: number };
 }
 
 export type Outcome<T> = ({ ok: true } & T) | Refusal;

@@ -1,13 +1,13 @@
 import { packageAvailability } from '../domain/eligibility';
 import { formatDate, formatInstant } from '../domain/lifecycle';
-import type { AccessRequest, RequestState } from '../domain/model';
+import type { AccessRequest, RequestState, RequestType } from '../domain/model';
 import { newRequest } from '../domain/newRequest';
 import { validateSubmission } from '../domain/requestRules';
 import { checkSeparationOfDuties } from '../domain/separationOfDuties';
 import { AlreadyOpenError } from '../store/repositories/requests';
 import type { ServiceDependencies } from './deps';
 import { readableId } from './ids';
-import { asId, type Outcome, refuse } from './outcome';
+import { asId, type Outcome, type Refusal, refuse } from './outcome';
 import { isRefusal, loadRequestor } from './requestor';
 
 export interface SubmissionData {
@@ -32,8 +32,23 @@ export interface RequestSummary {
 
 const CANCELABLE: readonly RequestState[] = ['pendingApproval', 'scheduled'];
 
+/**
+ * The requests a person's open-request limit counts: what they asked for themselves (a new
+ * package, an extension, giving access back). An admin's direct assignment or removal is the
+ * admin's act, not the person's, and counts for neither.
+ */
+export const SELF_SERVICE_REQUEST_TYPES: readonly RequestType[] = ['add', 'extend', 'remove'];
+
+export interface RequestLimits {
+  /** Open requests one person may have (asked for by them); 0: no limit. */
+  openRequests: number;
+}
+
 export class RequestService {
-  constructor(private readonly deps: ServiceDependencies) {}
+  constructor(
+    private readonly deps: ServiceDependencies,
+    private readonly limits: RequestLimits = { openRequests: 0 },
+  ) {}
 
   /**
    * Re-checks everything on the server (the card is not trusted), then stores the request and
@@ -44,6 +59,10 @@ export class RequestService {
     const packageId = asId(data.packageId);
     const policyId = asId(data.policyId);
     if (!packageId || !policyId) return refuse('invalidInput', 'That form is incomplete or was altered: it does not say which package and policy it is for. Open the package again and resend.');
+    // Before any directory work: a person at the limit costs one indexed count. Two submissions
+    // racing at the limit can both pass (the per-minute limit bounds by how much).
+    const tooMany = await this.openRequestLimit(userId);
+    if (tooMany) return tooMany;
 
     const accessPackage = await repositories.packages.get(packageId);
     if (!accessPackage) return refuse('notFound', `There's no access package with the id "${packageId.slice(0, 60)}" any more. Type packages to see the ones you can request.`);
@@ -120,6 +139,15 @@ export class RequestService {
     }
     await this.deps.workflow.submitted(request);
     return { ok: true, request, packageName: accessPackage.displayName, needsApproval };
+  }
+
+  /** The refusal when the person already has as many open requests as they may, else null. */
+  private async openRequestLimit(userId: string): Promise<Refusal | null> {
+    const limit = this.limits.openRequests;
+    if (limit <= 0) return null;
+    const open = await this.deps.repositories.requests.countOpenRequestedBy(userId, SELF_SERVICE_REQUEST_TYPES);
+    if (open < limit) return null;
+    return { ...refuse('tooManyOpenRequests', `open requests: ${open} of at most ${limit}`), openRequests: { open, limit } };
   }
 
   /** The user's recent requests, newest first. */

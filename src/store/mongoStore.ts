@@ -49,6 +49,15 @@ export function dbNameFromUri(uri: string): string | undefined {
   return match ? decodeURIComponent(match[1]) : undefined;
 }
 
+/**
+ * The database behind a MongoDB store, or undefined for any other store. Only for a library
+ * that keeps its own collection beside the port's (the per-person limits' counters,
+ * rateLimitCounters.ts): repositories go through the port.
+ */
+export function mongoDatabaseOf(store: DocumentStore): Db | undefined {
+  return store instanceof MongoStore ? store.database : undefined;
+}
+
 class MongoStore implements DocumentStore {
   readonly kind = 'mongodb';
 
@@ -56,6 +65,10 @@ class MongoStore implements DocumentStore {
     private readonly client: MongoClient,
     private readonly db: Db,
   ) {}
+
+  get database(): Db {
+    return this.db;
+  }
 
   collection<T extends StoredDocument>(name: string): Collection<T> {
     if (!COLLECTION_NAME.test(name) || name.startsWith('system.')) throw new Error(`invalid collection name: ${JSON.stringify(name)}`);

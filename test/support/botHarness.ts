@@ -1,6 +1,7 @@
 import { ClaimsIdentity } from 'botframework-connector';
 import { type Activity, type InvokeResponse, TestAdapter, type TurnContext } from 'botbuilder';
 import type { AccessPackagesBot } from '../../src/bot/accessPackagesBot';
+import type { LimitSettings } from '../../src/bot/limits';
 import { TenantGuard } from '../../src/bot/tenantGuard';
 import { applyCatalog } from '../../src/catalog/applyCatalog';
 import { formatCatalogError, loadCatalogFile } from '../../src/catalog/catalogFile';
@@ -16,6 +17,7 @@ import type { Directory } from '../../src/directory/port';
 import type { Logger } from '../../src/logger';
 import { openEmbeddedStore } from '../../src/store/nedbStore';
 import type { DocumentStore } from '../../src/store/port';
+import { rateLimitCountersFor } from '../../src/store/rateLimitCounters';
 import { openRepositories, type Repositories } from '../../src/store/repositories';
 import path from 'node:path';
 import { FakeClock } from './fakeClock';
@@ -67,6 +69,8 @@ export interface HarnessOptions {
   identity?: (activity: Partial<Activity>) => ClaimsIdentity | undefined;
   /** The catalog file "apply catalog" reads (default: the example catalog). */
   catalogFile?: string;
+  /** Per-person limits (LIMIT_*), counted in memory; none when absent. */
+  limits?: LimitSettings;
 }
 
 export async function createBotHarness(options: HarnessOptions = {}): Promise<BotHarness> {
@@ -85,6 +89,7 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
     catalogFile: options.catalogFile ?? EXAMPLE_CATALOG,
     delivery: { writesPerSecond: 1000, maxAttempts: 5, pacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) } },
     ...(options.warningOffsets ? { lifecycle: { warningOffsets: options.warningOffsets } } : {}),
+    ...(options.limits ? { limits: { settings: options.limits, counters: rateLimitCountersFor(store) } } : {}),
   });
   const { bot } = graph;
   const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 60_000, maxPerTick: 1000, workerId: 'test' });
@@ -111,6 +116,7 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
     await next();
   });
   adapter.use(new TenantGuard(options.tenantId, logger));
+  adapter.use(graph.activityLimit);
   return {
     adapter,
     bot,

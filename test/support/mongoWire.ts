@@ -8,7 +8,13 @@ import { REPO_ROOT } from './testApp';
 // runs on it as "MongoDB wire double"). A clone without that folder beside it has neither and
 // the MongoDB part is not run, with a note saying so.
 
-export const MONGO_WIRE_CLI = path.resolve(REPO_ROOT, '..', 'shared', 'mongo-wire', 'cli.mjs');
+/**
+ * The double's command: `../shared/mongo-wire` beside the checkout (as CI clones it), or two
+ * levels up for a git worktree kept one folder further down.
+ */
+export const MONGO_WIRE_CLI =
+  [path.resolve(REPO_ROOT, '..', 'shared', 'mongo-wire', 'cli.mjs'), path.resolve(REPO_ROOT, '..', '..', 'shared', 'mongo-wire', 'cli.mjs')].find((file) => existsSync(file)) ??
+  path.resolve(REPO_ROOT, '..', 'shared', 'mongo-wire', 'cli.mjs');
 
 export interface MongoTarget {
   /** A connection string without a database name: callers pick one per test. */

@@ -47,6 +47,8 @@ export class RequestRepository {
     // A user's requests (my requests, open-request checks on submit): the embedded store can't
     // use the compound index for an equality on targetUserId alone.
     await this.collection.ensureIndex({ fields: ['targetUserId'] });
+    // The open requests a person asked for (the open-request limit on submit).
+    await this.collection.ensureIndex({ fields: ['requesterId'] });
     await this.collection.ensureIndex({ fields: ['packageId', 'state'] });
     await this.collection.ensureIndex({ fields: ['openKey'], unique: true, sparse: true });
     // Admin lists of a package's requests, newest first: MongoDB walks this index in order; the
@@ -90,6 +92,14 @@ export class RequestRepository {
 
   async listOpenForUser(userId: string): Promise<AccessRequest[]> {
     return (await this.collection.find({ targetUserId: userId, state: { $in: [...OPEN_REQUEST_STATES] } })).map(fromRequestDoc);
+  }
+
+  /**
+   * How many open requests of these types this person asked for (as the requester, whoever
+   * they are for): the open-request limit's count.
+   */
+  async countOpenRequestedBy(requesterId: string, types: readonly RequestType[]): Promise<number> {
+    return this.collection.count({ requesterId, state: { $in: [...OPEN_REQUEST_STATES] }, type: { $in: [...types] } });
   }
 
   /** The user's open request of this kind for a package, if any. */
