@@ -56,8 +56,10 @@ const details: PackageDetails = {
       expiry: 'Access lasts 180 days',
       justificationRequired: true,
       questions: [
-        makeQuestion({ id: 'costCentre', text: 'What is your cost centre?', required: true, regex: '^[0-9]{4}$' }),
+        makeQuestion({ id: 'costCentre', text: 'What is your cost centre?', required: true, regex: '^[0-9]{4}$', regexMessage: 'Four digits, e.g. 4100' }),
         makeQuestion({ id: 'notes', text: 'Anything else?', type: 'longText', maxLength: 4000 }),
+        // Nested repetition: RegExp could freeze the client on it, so only the server checks.
+        makeQuestion({ id: 'words', text: 'Team name', regex: '^([a-zA-Z0-9]+\\s?)*$', regexMessage: 'Letters, digits and single spaces' }),
         makeChoiceQuestion({ id: 'engagement', text: 'Engagement', allowsMultipleSelections: true }),
       ],
       canChooseSchedule: true,
@@ -346,6 +348,27 @@ describe('card templates', () => {
     const direct = JSON.stringify(renderer.render('adminAssignForm', SAMPLES.adminAssignForm![1]!));
     expect(direct).not.toContain('skipApproval');
     expect(direct).not.toContain('Other policy');
+  });
+
+  it("the request form's text inputs carry the format check the client can run, and the hint as placeholder", () => {
+    const card = renderer.render('requestForm', SAMPLES.requestForm![0]!);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const AC = require('adaptivecards/dist/adaptivecards.js');
+    const parsed = new AC.AdaptiveCard();
+    parsed.parse(card, new AC.SerializationContext());
+    const input = (id: string) => parsed.getElementById(id) as { regex?: string; placeholder?: string; errorMessage?: string; maxLength?: number };
+    expect(input('answer:costCentre')).toMatchObject({ regex: '^\\s*(?:[0-9]{4})\\s*$', placeholder: 'Four digits, e.g. 4100', errorMessage: 'Four digits, e.g. 4100' });
+    // The client's own check, as the Adaptive Cards renderer runs it on each value.
+    const clientCheck = (value: string) => new RegExp(input('answer:costCentre').regex!, 'g').test(value);
+    expect(['4100', ' 4100 ', '41', '41000'].map(clientCheck)).toEqual([true, true, false, false]);
+    // Only the server checks a pattern RegExp may backtrack on; the hint is still shown.
+    expect(input('answer:words').regex).toBeUndefined();
+    expect(input('answer:words').placeholder).toBe('Letters, digits and single spaces');
+    // No regex, no hint: neither property is sent.
+    expect(input('answer:notes').regex).toBeUndefined();
+    const notes = JSON.stringify(card).match(/\{[^{}]*"id":"answer:notes"[^{}]*\}/)![0];
+    expect(notes).not.toContain('"regex"');
+    expect(input('answer:notes').maxLength).toBe(4000);
   });
 
   it('refuses a template name that could escape cards/', () => {
