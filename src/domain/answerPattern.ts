@@ -45,6 +45,8 @@ export function answerPatternProblem(pattern: string, maxLength: number): Patter
   // broken open; only an unclosed \Q…\E can swallow it.
   const anchored = tryCompile(anchor(pattern));
   if (!anchored.ok) return { kind: 'unclosedQuote' };
+  // Validated at catalog apply (start-up): the first answer then doesn't pay for compiling.
+  remember(pattern, anchored.regex);
   const programSize = anchored.regex.programSize();
   const limit = Math.floor(MAX_PATTERN_WORK / maxLength);
   if (programSize > limit) return { kind: 'tooComplex', programSize, maxLength, limit };
@@ -116,7 +118,8 @@ function classify(reason: string, at: string): PatternProblem {
   if (reason === 'invalid named capture' && (at.startsWith('(?<=') || at.startsWith('(?<!'))) return { kind: 'lookbehind', at: at.slice(0, 4) };
   if (reason === 'invalid nested repetition operator' && /^[*+?}]\+/.test(at)) return { kind: 'atomicOrPossessive', at };
   if (reason === 'missing closing ]' && at.startsWith('[^]')) return { kind: 'anyCharacterClass', at: '[^]' };
-  if (reason === 'invalid repeat count') return { kind: 'repeatTooLarge', at };
+  // Also said of {3,2}, which is a plain syntax error.
+  if (reason === 'invalid repeat count' && (at.match(/\d+/g) ?? []).some((n) => Number(n) > 1000)) return { kind: 'repeatTooLarge', at };
   return { kind: 'syntax', reason, at };
 }
 
@@ -131,9 +134,13 @@ function compiledAnchored(pattern: string): RE2JS | null {
   const raw = tryCompile(pattern);
   const anchored = raw.ok ? tryCompile(anchor(pattern)) : raw;
   const regex = anchored.ok ? anchored.regex : null;
-  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-  cache.set(pattern, regex);
+  remember(pattern, regex);
   return regex;
+}
+
+function remember(pattern: string, regex: RE2JS | null): void {
+  if (!cache.has(pattern) && cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  cache.set(pattern, regex);
 }
 
 // ---------------------------------------------------------------------------------------

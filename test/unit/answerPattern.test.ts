@@ -85,6 +85,7 @@ describe('answerPatternProblem', () => {
     ['\\cA', { kind: 'controlEscape', at: '\\c' }],
     ['[^]', { kind: 'anyCharacterClass', at: '[^]' }],
     ['a{1001}', { kind: 'repeatTooLarge', at: '{1001}' }],
+    ['a{3,2}', { kind: 'syntax', reason: 'invalid repeat count', at: '{3,2}' }],
     ['\\Qa)|(b', { kind: 'unclosedQuote' }],
     ['[0-9', { kind: 'syntax', reason: 'missing closing ]', at: '[0-9' }],
     ['', { kind: 'empty' }],
