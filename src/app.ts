@@ -111,12 +111,9 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     });
     const adapter = new CloudAdapter(auth);
     adapter.use(new TenantGuard(config.tenantId, logger));
-    adapter.onTurnError = async (context: TurnContext, error: Error) => {
-      logger.error({ err: error, activityType: context.activity.type }, 'unhandled error in a turn');
-      if (context.activity.type === 'message') {
-        await context.sendActivity('Sorry, something went wrong on my side. Please try again in a moment.');
-      }
-    };
+    // What the bot's handlers didn't answer themselves (middleware, an answer that couldn't be
+    // sent): logged once and answered in words by the bot layer (src/bot/failures.ts).
+    adapter.onTurnError = (context: TurnContext, error: Error) => bot.answerTurnError(context, error);
 
     const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: config.adminUserIds, groupId: config.adminGroupId }, botAppId: config.bot.appId,
       catalogFile: config.catalogFile,

@@ -13,6 +13,7 @@ import { CHAT_COMMANDS, parseCommand, suggestCommand } from './commands';
 import type { AdminActions, CommandConversation } from './adminActions';
 import type { ApprovalActions } from './approvalActions';
 import type { SelfServiceActions } from './selfServiceActions';
+import { FailureAnswers } from './failures';
 import { helpCard, noticeCard, quoteUserText, unknownCommandCard } from './views';
 import { trustedBotAddress, trustedServiceUrl } from './trustedOrigin';
 
@@ -54,17 +55,29 @@ export class AccessPackagesBot extends TeamsActivityHandler {
   private readonly actions = new Map<string, ActionHandler>();
   /** The bot address last recorded per tenant by this instance (saves a write per activity). */
   private readonly botAddressesSaved = new Map<string, { key: string; at: number }>();
+  private readonly failures: FailureAnswers;
 
   constructor(private readonly deps: BotDependencies) {
     super();
+    this.failures = new FailureAnswers({ cards: deps.cards, logger: deps.logger });
     this.actions.set('help', async (userId) => this.deps.cards.render('help', helpCard(CHAT_COMMANDS, await this.deps.admin.isAdmin(userId))));
     for (const [verb, handler] of Object.entries({ ...deps.selfService.verbs(), ...deps.approvals.verbs(), ...deps.admin.verbs() })) this.actions.set(verb, handler);
 
     this.onMessage(async (context, next) => {
-      await this.rememberConversation(context);
       const submitted = decodeSubmit(context.activity.value);
-      if (submitted) await this.replyToSubmit(context, submitted);
-      else await this.replyToText(context);
+      try {
+        await this.rememberConversation(context);
+        if (submitted) await this.replyToSubmit(context, submitted);
+        else await this.replyToText(context);
+      } catch (error) {
+        // Action.Submit gets a card saying what went wrong (with Try again), a typed message a
+        // plain apology; either way the error is logged once here and goes no further.
+        const notice = this.failures.record(context, error, submitted?.verb || undefined);
+        const retry = submitted?.verb ? submitted : undefined;
+        await this.failures.send(notice, () =>
+          context.sendActivity(submitted ? { attachments: [cardAttachment(this.failures.card(notice, retry))] } : this.failures.text(notice)),
+        );
+      }
       await next();
     });
 
@@ -86,15 +99,27 @@ export class AccessPackagesBot extends TeamsActivityHandler {
    */
   protected override async onInvokeActivity(context: TurnContext): Promise<InvokeResponse> {
     if (context.activity.name !== 'adaptiveCard/action') return super.onInvokeActivity(context);
-    await this.rememberConversation(context);
     const value = context.activity.value as { action?: { verb?: unknown; data?: unknown } } | undefined;
     const action = decodeAction(value?.action?.verb, value?.action?.data);
-    const card = action ? await this.perform(context, action) : this.badAction();
+    let card: AdaptiveCardJson;
+    try {
+      await this.rememberConversation(context);
+      card = action ? await this.perform(context, action) : this.badAction();
+    } catch (error) {
+      // Not botbuilder's bare 501: a card saying what went wrong, logged once here. Its Try
+      // again button sends the same data, so answers typed on a form aren't lost with it.
+      card = this.failures.card(this.failures.record(context, error, action?.verb), action);
+    }
     if (action && SHARED_CARD_VERBS.has(action.verb) && isSharedConversation(context)) {
       return { status: 200, body: { statusCode: 200, type: MESSAGE_RESPONSE, value: cardMessage(card) } };
     }
     const body: AdaptiveCardInvokeResponse = { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card };
     return { status: 200, body };
+  }
+
+  /** For the adapter's onTurnError: failures outside the handlers above, answered the same way. */
+  answerTurnError(context: TurnContext, error: unknown): Promise<void> {
+    return this.failures.answerTurnError(context, error);
   }
 
   private async replyToText(context: TurnContext): Promise<void> {

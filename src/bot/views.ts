@@ -1,5 +1,6 @@
 // View models: the data each card template binds to. Pure functions of domain values.
 // Every field a template binds is always present (templating leaves unknown fields as "${x}").
+import { clientPattern } from '../domain/answerPattern';
 import { formatDate, formatInstant } from '../domain/lifecycle';
 import type { Question } from '../domain/model';
 import type { PackageDetails, PackageStatus, PackageSummary } from '../services/catalogBrowser';
@@ -128,6 +129,11 @@ export function questionInputs(questions: readonly Question[], values: Record<st
     allowsMultipleSelections: question.allowsMultipleSelections,
     maxLength: question.maxLength,
     errorMessage: question.regexMessage ?? 'Please answer this question.',
+    // The client checks the format before sending where its JavaScript engine reads the pattern
+    // as the server does ('' = no client check); the server checks again either way. The
+    // admin's regexMessage says what a good answer looks like, so it is the placeholder too.
+    clientRegex: (question.regex !== undefined && clientPattern(question.regex)) || '',
+    placeholder: question.regexMessage ?? '',
     choices: question.choices,
     answer: textValue(values[`${ANSWER_PREFIX}${question.id}`]),
     error: fieldError(refusal, `answers.${question.id}`),

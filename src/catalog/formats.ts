@@ -1,7 +1,8 @@
 // Formats of single values in the catalog file: our ids, Entra object ids, ISO 8601
-// durations, dates and regular expressions. Each check returns a message, or undefined when
-// the value is fine.
+// durations, dates and regular expressions (RE2 syntax). Each check returns a message, or
+// undefined when the value is fine.
 
+import { answerPatternProblem } from '../domain/answerPattern';
 import { addDuration, isZeroDuration, parseDuration } from '../domain/duration';
 
 // Our own ids (catalogs, resources, packages, policies, questions) appear in card data,
@@ -38,15 +39,44 @@ export function durationProblem(value: string): string | undefined {
   return undefined;
 }
 
-export function regexProblem(value: string): string | undefined {
-  if (value === '') return 'must not be empty (leave regex out to accept any answer)';
-  try {
-    new RegExp(value);
-    return undefined;
-  } catch (error) {
-    // V8 says "Invalid regular expression: /([/: Unterminated character class"; keep the reason.
-    const reason = (error as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '');
-    return `not a valid regular expression: ${reason}`;
+/**
+ * A question's regex must run on RE2, the linear-time engine answers are checked with
+ * (domain/answerPattern.ts): JavaScript's backtracking RegExp can take seconds on one hostile
+ * answer. Each refusal says why and what to write instead.
+ */
+export function regexProblem(value: string, maxLength: number): string | undefined {
+  const problem = answerPatternProblem(value, maxLength);
+  if (problem === undefined) return undefined;
+  const engine = "the bot checks answers with RE2, a regex engine whose time can't blow up on a hostile answer, and RE2";
+  switch (problem.kind) {
+    case 'empty':
+      return 'must not be empty (leave regex out to accept any answer)';
+    case 'backreference':
+      return `${problem.at} is a backreference: ${engine} has no backreferences. Write out what the group must match again (e.g. ([0-9]{2})-[0-9]{2} instead of ([0-9]{2})-\\1), or leave the check to the approvers`;
+    case 'lookahead':
+      return `${problem.at}…) is a lookahead: ${engine} has no lookarounds. Describe the answer from left to right instead (e.g. ^[A-Z][0-9]{6}$), or ask for each condition in a question of its own`;
+    case 'lookbehind':
+      return `${problem.at}…) is a lookbehind: ${engine} has no lookarounds. Describe the answer from left to right instead (e.g. ^[A-Z][0-9]{6}$), or ask for each condition in a question of its own`;
+    case 'atomicOrPossessive':
+      return `${problem.at} (atomic group or possessive quantifier) is not supported by RE2 and not needed: RE2 never backtracks. Use a plain group (?:…) or quantifier (+, *) instead`;
+    case 'unicodeEscape':
+      return `\\u is JavaScript syntax RE2 doesn't read: write a character by its code as \\x{00E9} (or type the character itself)`;
+    case 'controlEscape':
+      return `\\c is JavaScript syntax RE2 doesn't read: write a control character by its code, e.g. \\x01 for \\cA`;
+    case 'anyCharacterClass':
+      return `[^] is JavaScript syntax RE2 doesn't read: write [\\s\\S] or (?s:.) for "any character, newlines included"`;
+    case 'repeatTooLarge':
+      return `${problem.at}: RE2 repeats at most 1000 times. To limit how long the answer is, set maxLength instead`;
+    case 'unclosedQuote':
+      return 'a \\Q quote must be closed with \\E';
+    case 'tooComplex':
+      return (
+        `too complex to check a ${problem.maxLength}-character answer quickly (RE2 program size ${problem.programSize}; ` +
+        `the limit for maxLength ${problem.maxLength} is ${problem.limit}). Simplify it (large counts such as {1,200} cost the most: ` +
+        'let maxLength bound the length), or lower maxLength'
+      );
+    case 'syntax':
+      return `not a valid regular expression: ${problem.reason}${problem.at ? ` in ${problem.at}` : ''}`;
   }
 }
 

@@ -154,7 +154,8 @@ function buildQuestion(input: QuestionInput, path: Path, report: Report): Questi
     if (input.choices.length > 0) report([...path, 'choices'], `only choice questions have choices (this one is ${input.type}); set type: choice or remove them`);
     if (input.allowsMultipleSelections) report([...path, 'allowsMultipleSelections'], 'applies to choice questions only');
   }
-  if (input.regex !== undefined) checkFormat(input.regex, regexProblem, [...path, 'regex'], report);
+  const maxLength = input.maxLength ?? DEFAULT_MAX_LENGTH[input.type];
+  if (input.regex !== undefined) checkFormat(input.regex, (pattern) => regexProblem(pattern, maxLength), [...path, 'regex'], report);
   if (input.regexMessage !== undefined && input.regex === undefined) {
     report([...path, 'regexMessage'], 'regexMessage is shown when an answer does not match regex, but there is no regex');
   }
@@ -167,6 +168,6 @@ function buildQuestion(input: QuestionInput, path: Path, report: Report): Questi
     required: input.required,
     ...(input.regex === undefined ? {} : { regex: input.regex }),
     ...(input.regexMessage === undefined ? {} : { regexMessage: input.regexMessage }),
-    maxLength: input.maxLength ?? DEFAULT_MAX_LENGTH[input.type],
+    maxLength,
   };
 }

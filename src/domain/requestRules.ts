@@ -6,6 +6,7 @@
 // answers to questions the policy doesn't ask) is an error, never coerced. All field errors
 // are returned at once so the user can fix the form in one go.
 
+import { matchesWholeAnswer } from './answerPattern';
 import { formatDate, maximumExpiry, resolveExpiry } from './lifecycle';
 import type { Lifecycle, Policy, Question } from './model';
 
@@ -139,14 +140,15 @@ function readTextAnswer(question: Question, raw: unknown): AnswerOutcome<string>
   if (text.kind === 'notText') return notTextError(question);
   if (text.kind === 'absent') return text;
   const length = characterCount(text.value);
-  // Length first: it also bounds the input the regex runs on (no catastrophic backtracking on 100 KB).
+  // Length first: the regex's time is bounded for answers up to maxLength (answerPattern.ts).
   if (length > question.maxLength) {
     return { kind: 'error', message: `The answer to ${quoted(question.text)} can be at most ${question.maxLength} characters; yours has ${length}.` };
   }
   if (question.regex !== undefined) {
-    const matches = matchesWhole(question.regex, text.value);
+    const matches = matchesWholeAnswer(question.regex, text.value);
     if (matches === null) {
-      // The catalog validates regexes, so this is a broken deployment: fail closed.
+      // The catalog validates regexes, so this is a broken deployment (or a pattern stored
+      // before RE2 was required): fail closed.
       return { kind: 'error', message: `The answer to ${quoted(question.text)} can't be checked because the question is set up wrongly. Ask IT to fix it.` };
     }
     if (!matches) {
@@ -203,18 +205,6 @@ function splitSelection(text: string): string[] {
     .split(',')
     .map((part) => part.trim())
     .filter((part) => part !== '');
-}
-
-/** Whether the regex matches the whole answer; null when the regex doesn't compile. */
-function matchesWhole(regex: string, value: string): boolean | null {
-  try {
-    // Anchored here because admins often write "[0-9]{4}" meaning the whole answer; the group
-    // keeps alternations ("a|b") anchored as a whole. Already-anchored patterns are unaffected.
-    // No flags, exactly as the catalog file validates the pattern.
-    return new RegExp(`^(?:${regex})$`).test(value);
-  } catch {
-    return null;
-  }
 }
 
 // Choice values entered by the user are never echoed: they may be hostile or huge.

@@ -4,7 +4,11 @@
 
 import {
   MongoClient,
+  MongoNetworkError,
+  MongoNotConnectedError,
   MongoServerError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
   type Collection as MongoCollection,
   type Db,
   type Document,
@@ -17,6 +21,7 @@ import {
   assertSupportedFilter,
   assertSupportedUpdate,
   DuplicateKeyError,
+  StoreUnavailableError,
   UnsupportedQueryError,
   type Collection,
   type DocumentStore,
@@ -98,7 +103,7 @@ class MongoStoreCollection<T extends StoredDocument> implements Collection<T> {
 
   async findOne(filter: Filter): Promise<T | null> {
     assertSupportedFilter(filter);
-    return (await this.collection.findOne(asMongoFilter(filter))) as T | null;
+    return (await this.guard(() => this.collection.findOne(asMongoFilter(filter)))) as T | null;
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
@@ -106,13 +111,13 @@ class MongoStoreCollection<T extends StoredDocument> implements Collection<T> {
     assertFindOptions(options);
     const { sort, skip, limit, fields } = options;
     const projection = fields ? Object.fromEntries(fields.map((f) => [f, 1])) : undefined;
-    const docs = await this.collection.find(asMongoFilter(filter), { sort, skip, limit, ...(projection ? { projection } : {}) }).toArray();
+    const docs = await this.guard(() => this.collection.find(asMongoFilter(filter), { sort, skip, limit, ...(projection ? { projection } : {}) }).toArray());
     return docs as unknown as T[];
   }
 
   async count(filter: Filter): Promise<number> {
     assertSupportedFilter(filter);
-    return this.collection.countDocuments(asMongoFilter(filter));
+    return this.guard(() => this.collection.countDocuments(asMongoFilter(filter)));
   }
 
   async updateOne(filter: Filter, update: Update): Promise<number> {
@@ -166,7 +171,7 @@ class MongoStoreCollection<T extends StoredDocument> implements Collection<T> {
 
   async delete(filter: Filter): Promise<number> {
     assertSupportedFilter(filter);
-    return (await this.collection.deleteMany(asMongoFilter(filter))).deletedCount;
+    return (await this.guard(() => this.collection.deleteMany(asMongoFilter(filter)))).deletedCount;
   }
 
   async ensureIndex(spec: IndexSpec): Promise<void> {
@@ -202,7 +207,19 @@ function isDuplicateKey(error: unknown): error is MongoServerError {
 }
 
 function translateError(collection: string, error: unknown): unknown {
-  return isDuplicateKey(error) ? new DuplicateKeyError(collection, describeKey(error)) : error;
+  if (isDuplicateKey(error)) return new DuplicateKeyError(collection, describeKey(error));
+  if (isUnreachable(error)) return new StoreUnavailableError(collection, error);
+  return error;
+}
+
+/** The server can't be reached (network, no primary to select, client closed): try later. */
+function isUnreachable(error: unknown): boolean {
+  return (
+    error instanceof MongoNetworkError ||
+    error instanceof MongoServerSelectionError ||
+    error instanceof MongoNotConnectedError ||
+    error instanceof MongoTopologyClosedError
+  );
 }
 
 /** The clashing value(s), formatted like the embedded store does. */

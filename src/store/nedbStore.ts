@@ -23,6 +23,7 @@ import {
   assertSupportedFilter,
   assertSupportedUpdate,
   DuplicateKeyError,
+  StoreUnavailableError,
   UnsupportedQueryError,
   type Collection,
   type DocumentStore,
@@ -284,13 +285,22 @@ class EmbeddedCollection<T extends StoredDocument> implements Collection<T> {
   }
 
   private async ready(): Promise<Db> {
-    this.assertOpen();
-    await this.loaded;
+    try {
+      this.assertOpen();
+      await this.loaded;
+    } catch (error) {
+      // Closed, or its data file couldn't be read: nothing can be done with it just now.
+      throw new StoreUnavailableError(this.name, error);
+    }
     return this.db;
   }
 
   private write<R>(operation: (db: Db) => Promise<R>): Promise<R> {
-    this.assertOpen();
+    try {
+      this.assertOpen();
+    } catch (error) {
+      throw new StoreUnavailableError(this.name, error);
+    }
     return this.writes.run(async () => {
       const db = await this.ready();
       try {
@@ -461,8 +471,12 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
+/** File-system errors that leave the data file unwritable for now (full or read-only disk, ...). */
+const IO_ERROR_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE', 'EBUSY', 'ENOENT']);
+
 function translateError(collection: string, error: unknown): unknown {
   if (isRecord(error) && error.errorType === 'uniqueViolated') return new DuplicateKeyError(collection, describeKey(error.key));
+  if (isRecord(error) && typeof error.code === 'string' && IO_ERROR_CODES.has(error.code)) return new StoreUnavailableError(collection, error);
   return error;
 }
 

@@ -82,6 +82,21 @@ export class DuplicateKeyError extends Error {
   }
 }
 
+/**
+ * The database can't be reached or used just now (network, no server to select, closed, disk
+ * I/O): nothing was decided, so the same operation may succeed later. Adapters translate
+ * their driver's errors into it, so callers (the bot's failure answers) need not know them.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(
+    readonly collection: string,
+    cause: unknown,
+  ) {
+    super(`store unavailable (${collection}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 export class UnsupportedQueryError extends Error {
   constructor(message: string) {
     super(message);

@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { applyCatalog } from '../../src/catalog/applyCatalog';
+import { formatCatalogError, parseCatalogFile } from '../../src/catalog/catalogFile';
 import type { Assignment } from '../../src/domain/model';
 import { TASK_TYPES } from '../../src/services/workflow';
-import { type BotHarness, cardButtons, cardInvoke, cardOf, cardText, createBotHarness, personalMessage, type TeamsUser } from '../support/botHarness';
+import { type BotHarness, cardButtons, cardInvoke, cardOf, cardText, createBotHarness, EXAMPLE_CATALOG, personalMessage, type TeamsUser } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
 
 // People from examples/directory.yaml; packages from examples/catalog.yaml.
@@ -189,6 +193,10 @@ describe('employee self-service (TestAdapter, example catalog)', () => {
       expect(json).toContain('"id":"justification"');
       expect(json).toContain('"isRequired":true');
       expect(json).toContain('"id":"answer:costCentre"');
+      // Teams checks the format before sending; the hint shows in the empty box.
+      expect(findAll(card, (n) => n.id === 'answer:costCentre')).toEqual([
+        expect.objectContaining({ type: 'Input.Text', regex: '^\\s*(?:[0-9]{4})\\s*$', placeholder: 'A cost centre is four digits, e.g. 4100' }),
+      ]);
       expect(json).toContain('"id":"startDate"');
       expect(json).toContain('"id":"endDate"');
       expect(json).toContain('"verb":"submitRequest"');
@@ -471,5 +479,48 @@ describe('employee self-service (TestAdapter, example catalog)', () => {
   it('the help card offers the self-service buttons', async () => {
     const { card } = await say(fred, 'help');
     expect(cardButtons(card)).toEqual(['Browse packages', 'My requests', 'My access']);
+  });
+});
+
+describe('a catalog question with a catastrophic regex (TestAdapter)', () => {
+  // With JavaScript's backtracking RegExp this pattern took seconds per hostile answer, with the
+  // whole bot frozen meanwhile; answers are now checked with RE2 (linear time).
+  const CATASTROPHIC = '^([a-zA-Z0-9]+\\s?)*$';
+  let h: BotHarness;
+
+  beforeEach(async () => {
+    h = await createBotHarness();
+    const text = readFileSync(EXAMPLE_CATALOG, 'utf8').replace('regex: "^[0-9]{4}$"', () => `regex: '${CATASTROPHIC}'`);
+    expect(text).toContain(CATASTROPHIC);
+    const parsed = parseCatalogFile(text, 'catalog.yaml');
+    if (!parsed.ok) throw new Error(parsed.errors.map(formatCatalogError).join('\n'));
+    await applyCatalog(parsed.catalog, h.repositories);
+  });
+
+  afterEach(() => h.close());
+
+  async function press(user: TeamsUser, verb: string, data: Record<string, unknown>) {
+    await h.adapter.processActivity(cardInvoke(user, verb, data));
+    return cardText((h.lastInvokeResponse()?.body as { value: Record<string, unknown> }).value);
+  }
+
+  it('refuses a hostile answer in milliseconds, stores nothing, and the bot keeps answering other users', async () => {
+    const hostile = { ...VALID_ACCOUNTING, 'answer:costCentre': 'a'.repeat(999) + '!' };
+    const started = performance.now();
+    const fredSees = await press(fred, 'submitRequest', hostile);
+    // The whole turn (directory look-ups, store, card) with a generous bound; the check itself is about 1 ms.
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(fredSees).toContain('A cost centre is four digits, e.g. 4100');
+    h.adapter.activeQueue.splice(0);
+    await h.adapter.send(personalMessage(alex, 'my requests')).assertReply((reply) => expect(cardText(cardOf(reply))).toMatch(/no requests/i));
+    expect(await h.store.collection('requests').count({})).toBe(0);
+    // The form leaves this pattern to the server (RegExp in the client could freeze Teams) but
+    // still shows the hint.
+    await h.adapter.processActivity(cardInvoke(fred, 'requestForm', { packageId: 'accounting', policyId: 'employees' }));
+    const form = JSON.stringify((h.lastInvokeResponse()?.body as { value: unknown }).value);
+    expect(form).toMatch(/"id":"answer:costCentre"[^}]*"placeholder":"A cost centre is four digits, e.g. 4100"/);
+    expect(form).not.toContain('"regex"');
+    // The pattern still accepts what it describes.
+    expect(await press(fred, 'submitRequest', { ...VALID_ACCOUNTING, 'answer:costCentre': 'CC 4100' })).toContain('Request sent for approval');
   });
 });

@@ -9,12 +9,19 @@
 // - Action.Submit (the fallback): a `message` whose `value` holds the card data and inputs; the
 //   answer is POSTed to the connector as a reply to that activity.
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { LocalDirectory } from '../../src/directory/localDirectory';
+import { DirectoryError } from '../../src/directory/port';
 import type { Assignment } from '../../src/domain/model';
 import { TASK_TYPES } from '../../src/services/workflow';
 import { cardButtons, cardOf, cardText } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
+import { FaultyDirectory } from '../support/faultyDirectory';
 import { LoopbackConnector, type RecordedCall } from '../support/loopbackConnector';
-import { postActivity, startTestApp } from '../support/testApp';
+import { postActivity, REPO_ROOT, startTestApp } from '../support/testApp';
 
 type TestApp = Awaited<ReturnType<typeof startTestApp>>;
 type Card = Record<string, unknown>;
@@ -542,6 +549,87 @@ describe('employee self-service through POST /api/messages (real restify, loopba
       expect(callsFor(sent.conversation.id, since)).toHaveLength(0);
       expect(await repositories.requests.listForUser('u-fred')).toHaveLength(1);
       expect(await stored()).toEqual({ requests: 1, tasks: 1, auditEvents: 1 });
+    });
+  });
+
+  // -----------------------------------------------------------------------------------------
+  describe('a catalog question with a catastrophic regex', () => {
+    // ^([a-zA-Z0-9]+\s?)*$ with JavaScript's RegExp: seconds per hostile answer, every user
+    // frozen meanwhile. Answers are checked with RE2 now (linear time).
+    let dir = '';
+
+    beforeEach(async () => {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'catalog-regex-'));
+      const file = path.join(dir, 'catalog.yaml');
+      const text = (await readFile(path.join(REPO_ROOT, 'examples', 'catalog.yaml'), 'utf8')).replace('regex: "^[0-9]{4}$"', () => "regex: '^([a-zA-Z0-9]+\\s?)*$'");
+      expect(text).toContain("regex: '^([a-zA-Z0-9]+\\s?)*$'");
+      await writeFile(file, text);
+      await running().close();
+      app = await startTestApp({ CATALOG_FILE: file });
+    });
+
+    afterEach(() => rm(dir, { recursive: true, force: true }));
+
+    it('refuses a hostile answer quickly, stores nothing, and answers another user at the same time', async () => {
+      const hostile = activity(fred, {
+        type: 'invoke',
+        name: 'adaptiveCard/action',
+        value: { action: { type: 'Action.Execute', verb: 'submitRequest', data: { verb: 'submitRequest', ...ACCOUNTING, justification: 'x', 'answer:costCentre': 'a'.repeat(999) + '!' } }, trigger: 'manual' },
+      });
+      const started = performance.now();
+      const [refused, other] = await Promise.all([postActivity(running().baseUrl, hostile), say(alex, 'my requests')]);
+      // Both whole HTTP round trips, generously bounded; the regex check itself is about 1 ms.
+      expect(performance.now() - started).toBeLessThan(2000);
+      expect(refused.status).toBe(200);
+      expect(shown((refused.body as { value: Card }).value).text).toContain('A cost centre is four digits, e.g. 4100');
+      expect(other.text).toMatch(/no requests/i);
+      expect(await stored()).toEqual({ requests: 0, tasks: 0, auditEvents: 0 });
+    });
+  });
+
+  // -----------------------------------------------------------------------------------------
+  describe('a failing directory', () => {
+    // Before: an Action.Execute whose handler threw got HTTP 501 with an empty body.
+    let directory: FaultyDirectory;
+
+    beforeEach(async () => {
+      directory = new FaultyDirectory(await LocalDirectory.open({ file: path.join(REPO_ROOT, 'examples', 'directory.yaml') }));
+      await running().close();
+      app = await startTestApp({}, { directory });
+      const graphDown = () => new DirectoryError('unavailable', "Graph could not read user 'u-fred' (503 serviceNotAvailable)");
+      for (const method of ['getUser', 'getManager', 'getGroup', 'checkMemberGroups', 'listTransitiveGroupMembers'] as const) directory.fail(method, graphDown, 1000);
+    });
+
+    const DIRECTORY_DOWN = /^I couldn't reach the directory\nMicrosoft Entra ID, where I look up people and groups, didn't answer just now, so I couldn't finish this\. Try again in a minute\./;
+
+    it('an Action.Execute that fails gets HTTP 200 and a card saying what went wrong and what to do; nothing changes', async () => {
+      const before = await stored();
+      const answer = await execute(fred, 'submitRequest', { verb: 'submitRequest', ...VALID_ACCOUNTING });
+      expect(answer.text).toMatch(DIRECTORY_DOWN);
+      expect(answer.text).not.toMatch(/Graph could not|503|serviceNotAvailable/);
+      expect(answer.buttons).toEqual(['Try again']);
+      expect(await stored()).toEqual(before);
+      // The directory is back: Try again sends the same answers and the request goes through.
+      directory.recover();
+      const again = await press('execute', fred, answer.card, 'submitRequest');
+      expect(again.text).toContain('Request sent for approval');
+    });
+
+    it('an Action.Submit that fails gets the same card as a reply; nothing changes', async () => {
+      const before = await stored();
+      const answer = await submit(fred, { verb: 'submitRequest', ...VALID_ACCOUNTING });
+      expect(answer.text).toMatch(DIRECTORY_DOWN);
+      expect(await stored()).toEqual(before);
+    });
+
+    it('a typed message that fails gets a plain apology saying to try again', async () => {
+      const sent = activity(fred, { type: 'message', text: 'packages', textFormat: 'plain' });
+      const since = connector.calls.length;
+      expect((await postActivity(running().baseUrl, sent)).status).toBe(200);
+      const [call, ...more] = callsFor(sent.conversation.id, since);
+      expect(more).toEqual([]);
+      expect(call!.body).toMatchObject({ type: 'message', replyToId: sent.id });
+      expect((call!.body as { text: string }).text).toMatch(/^Sorry, I couldn't reach the directory \(Microsoft Entra ID\) just now\. Please try again in a minute; if it keeps failing, tell your IT admin\. \(Reference: ERR-[0-9A-Z]{8}\)$/);
     });
   });
 });

@@ -34,6 +34,11 @@ export class FaultyDirectory implements Directory {
     this.faults.push({ method, error, remaining: times, afterCall: true });
   }
 
+  /** No more faults: the directory answers again. */
+  recover(): void {
+    this.faults.splice(0);
+  }
+
   count(method: Method): number {
     return this.calls.filter((c) => c.method === method).length;
   }

@@ -24,6 +24,7 @@ import { cardText as cardTextOf } from '../support/botHarness';
 import { assignChooseCard, assignFormCard, reportCard } from '../../src/bot/adminChangeViews';
 import type { AssignForm } from '../../src/services/adminAssignments';
 import { validateCard } from '../support/cardValidation';
+import { failureCard } from '../../src/bot/failureViews';
 import { ADMIN_QUERY_SAMPLES } from '../support/adminQuerySamples';
 import { digestCardData, type DigestNames, expiringByPackage, timingOutSoon } from '../../src/domain/digest';
 import { makeAssignment, makeCatalog, makeChoiceQuestion, makePackage, makePolicy, makeQuestion, makeStage, NOW } from '../support/domainFixtures';
@@ -56,8 +57,10 @@ const details: PackageDetails = {
       expiry: 'Access lasts 180 days',
       justificationRequired: true,
       questions: [
-        makeQuestion({ id: 'costCentre', text: 'What is your cost centre?', required: true, regex: '^[0-9]{4}$' }),
+        makeQuestion({ id: 'costCentre', text: 'What is your cost centre?', required: true, regex: '^[0-9]{4}$', regexMessage: 'Four digits, e.g. 4100' }),
         makeQuestion({ id: 'notes', text: 'Anything else?', type: 'longText', maxLength: 4000 }),
+        // Nested repetition: RegExp could freeze the client on it, so only the server checks.
+        makeQuestion({ id: 'words', text: 'Team name', regex: '^([a-zA-Z0-9]+\\s?)*$', regexMessage: 'Letters, digits and single spaces' }),
         makeChoiceQuestion({ id: 'engagement', text: 'Engagement', allowsMultipleSelections: true }),
       ],
       canChooseSchedule: true,
@@ -173,6 +176,14 @@ const SAMPLES: Record<string, object[]> = {
       values: { justification: 'month end', 'answer:costCentre': '41', startDate: '2026-12-01' },
       refusal: { ok: false, reason: 'invalidInput', message: 'Please fix the highlighted answers.', fieldErrors: [{ field: 'answers.costCentre', message: 'A cost centre is four digits.' }, { field: 'endDate', message: 'Too late.' }] },
     }),
+  ],
+  failure: [
+    failureCard({ kind: 'directoryUnavailable', reference: 'ERR-7K3M9QX2' }, { verb: 'submitRequest', data: { packageId: 'accounting', policyId: 'employees', justification: 'month end', 'answer:costCentre': '4100' } }),
+    failureCard({ kind: 'directoryRefused', reference: 'ERR-7K3M9QX2' }, { verb: 'submitRequest', data: {} }),
+    failureCard({ kind: 'storeUnavailable', reference: 'ERR-7K3M9QX2' }, { verb: 'decide', data: { requestId: 'REQ-1', stage: 0, decision: 'approve' } }),
+    failureCard({ kind: 'unexpected', reference: 'ERR-7K3M9QX2' }),
+    // Answers too large to put back on a card: no Try again rather than a card Teams refuses.
+    failureCard({ kind: 'unexpected', reference: 'ERR-7K3M9QX2' }, { verb: 'submitRequest', data: { justification: 'x'.repeat(30_000) } }),
   ],
   requestSubmitted: [
     requestSubmittedCard({ requestId: 'REQ-1', packageName: 'Accounting', sentAt: NOW, needsApproval: true, state: 'pendingApproval', approval: 'Approval by your manager.' }),
@@ -346,6 +357,46 @@ describe('card templates', () => {
     const direct = JSON.stringify(renderer.render('adminAssignForm', SAMPLES.adminAssignForm![1]!));
     expect(direct).not.toContain('skipApproval');
     expect(direct).not.toContain('Other policy');
+  });
+
+  it("the request form's text inputs carry the format check the client can run, and the hint as placeholder", () => {
+    const card = renderer.render('requestForm', SAMPLES.requestForm![0]!);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const AC = require('adaptivecards/dist/adaptivecards.js');
+    const parsed = new AC.AdaptiveCard();
+    parsed.parse(card, new AC.SerializationContext());
+    const input = (id: string) => parsed.getElementById(id) as { regex?: string; placeholder?: string; errorMessage?: string; maxLength?: number };
+    expect(input('answer:costCentre')).toMatchObject({ regex: '^\\s*(?:[0-9]{4})\\s*$', placeholder: 'Four digits, e.g. 4100', errorMessage: 'Four digits, e.g. 4100' });
+    // The client's own check, as the Adaptive Cards renderer runs it on each value.
+    const clientCheck = (value: string) => new RegExp(input('answer:costCentre').regex!, 'g').test(value);
+    expect(['4100', ' 4100 ', '41', '41000'].map(clientCheck)).toEqual([true, true, false, false]);
+    // Only the server checks a pattern RegExp may backtrack on; the hint is still shown.
+    expect(input('answer:words').regex).toBeUndefined();
+    expect(input('answer:words').placeholder).toBe('Letters, digits and single spaces');
+    // No regex, no hint: neither property is sent.
+    expect(input('answer:notes').regex).toBeUndefined();
+    const notes = JSON.stringify(card).match(/\{[^{}]*"id":"answer:notes"[^{}]*\}/)![0];
+    expect(notes).not.toContain('"regex"');
+    expect(input('answer:notes').maxLength).toBe(4000);
+  });
+
+  it('a failure card says what happened and what to do, and Try again resends the same data where retrying can help', () => {
+    const [directory, refused, , unexpected, huge] = SAMPLES.failure!.map((data) => renderer.render('failure', data));
+    expect(cardTextOf(directory)).toBe(
+      "I couldn't reach the directory\nMicrosoft Entra ID, where I look up people and groups, didn't answer just now, so I couldn't finish this. Try again in a minute. Anything that already went through is kept and won't be done twice. If it keeps failing, tell your IT admin.\nReference: ERR-7K3M9QX2",
+    );
+    expect(directory!.actions).toEqual([
+      {
+        type: 'Action.Execute',
+        title: 'Try again',
+        verb: 'submitRequest',
+        data: { verb: 'submitRequest', packageId: 'accounting', policyId: 'employees', justification: 'month end', 'answer:costCentre': '4100' },
+        fallback: { type: 'Action.Submit', title: 'Try again', data: { verb: 'submitRequest', packageId: 'accounting', policyId: 'employees', justification: 'month end', 'answer:costCentre': '4100' } },
+      },
+    ]);
+    expect(refused!.actions).toEqual([]);
+    expect(cardTextOf(unexpected)).toMatch(/^Something went wrong on my side\n/);
+    expect(huge!.actions).toEqual([]);
   });
 
   it('refuses a template name that could escape cards/', () => {

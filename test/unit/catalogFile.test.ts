@@ -418,7 +418,7 @@ describe('parseCatalogFile: located errors', () => {
     `.replace(/^/gm, '        ');
     const errors = errorsOf(text);
     const q = 'accessPackages[0].policies[0].questions';
-    expect(errorAt(errors, `${q}[0].regex`)).toMatchObject({ line: lineOf(text, '{ id: a'), message: 'not a valid regular expression: Unterminated group' });
+    expect(errorAt(errors, `${q}[0].regex`)).toMatchObject({ line: lineOf(text, '{ id: a'), message: 'not a valid regular expression: missing closing ) in ([0-9]' });
     expect(errorAt(errors, `${q}[1].choices`)).toMatchObject({ line: lineOf(text, '{ id: b'), message: 'a choice question needs at least one choice' });
     expect(errorAt(errors, `${q}[2].choices`).message).toMatch(/^only choice questions have choices/);
     expect(errorAt(errors, `${q}[2].allowsMultipleSelections`).message).toBe('applies to choice questions only');
@@ -430,6 +430,49 @@ describe('parseCatalogFile: located errors', () => {
     const lengths = errorsOf(base + '        questions: [{ id: a, text: A, maxLength: 0 }, { id: b, text: B, maxLength: 2.5 }]\n');
     expect(errorAt(lengths, `${q}[0].maxLength`).message).toBe('must be greater than 0');
     expect(errorAt(lengths, `${q}[1].maxLength`).message).toBe('expected a whole number, got the number 2.5');
+  });
+
+  it("refuses a regex the linear-time engine can't run, located, saying why and what to write instead", () => {
+    const text = base + yaml`
+          questions:
+            - id: twice
+              text: Repeat the code
+              regex: '(a)\\1'
+            - id: strong
+              text: Password hint
+              regex: '(?=x)x+'
+            - id: behind
+              text: Amount
+              regex: '(?<!-)[0-9]+'
+            - id: accent
+              text: Name
+              regex: 'caf\\u00e9'
+            - id: costly
+              text: Long text
+              type: longText
+              regex: '[A-Za-z ]{3,200}'
+            - { id: fine, text: Fine, regex: '^([a-zA-Z0-9]+\\s?)*$' }
+    `.replace(/^/gm, '        ');
+    const errors = errorsOf(text);
+    const q = 'accessPackages[0].policies[0].questions';
+    const twice = errorAt(errors, `${q}[0].regex`);
+    const line = lineOf(text, `regex: '(a)`);
+    const column = text.split('\n')[line - 1]!.indexOf('regex') + 1;
+    expect(twice).toMatchObject({ line, column });
+    expect(formatCatalogError(twice)).toBe(
+      `catalog.yaml:${line}:${column}: ${q}[0].regex: \\1 is a backreference: the bot checks answers with RE2, a regex engine whose time can't blow up on a hostile answer, and RE2 has no backreferences. Write out what the group must match again (e.g. ([0-9]{2})-[0-9]{2} instead of ([0-9]{2})-\\1), or leave the check to the approvers`,
+    );
+    const lookahead = errorAt(errors, `${q}[1].regex`);
+    expect(lookahead.line).toBe(lineOf(text, `regex: '(?=x)`));
+    expect(lookahead.message).toMatch(/^\(\?=…\) is a lookahead: .* RE2 has no lookarounds\. Describe the answer from left to right instead/);
+    expect(errorAt(errors, `${q}[2].regex`).message).toMatch(/^\(\?<!…\) is a lookbehind: /);
+    expect(errorAt(errors, `${q}[3].regex`).message).toMatch(/write a character by its code as \\x\{00E9\}/);
+    expect(errorAt(errors, `${q}[4].regex`).message).toBe(
+      'too complex to check a 4000-character answer quickly (RE2 program size 401; the limit for maxLength 4000 is 125). Simplify it (large counts such as {1,200} cost the most: let maxLength bound the length), or lower maxLength',
+    );
+    // The pattern that stalls JavaScript's engine is fine on RE2.
+    expect(errors.filter((e) => e.path.startsWith(`${q}[5]`))).toEqual([]);
+    expect(errors).toHaveLength(5);
   });
 
   it('checks approval: stages when required, at most 3, manager needs fallback, approver shape', () => {

@@ -200,6 +200,27 @@ describe('validateSubmission: text questions', () => {
       expect(errors(check('[0-9]{4}', 'abc', { regexMessage: message }))).toEqual([{ field, message }]);
     });
 
+    it('checks a hostile answer to a catastrophic pattern quickly, and still refuses it', () => {
+      // With JavaScript's RegExp each of these took seconds (the first one minutes).
+      const pattern = '^([a-zA-Z0-9]+\\s?)*$';
+      for (const [answer, maxLength] of [
+        ['a'.repeat(40) + '!', 1000],
+        ['a'.repeat(999) + '!', 1000],
+        ['ab '.repeat(1333) + '!', 4000],
+      ] as const) {
+        const started = performance.now();
+        const result = check(pattern, answer, { maxLength, regexMessage: 'Letters, digits and single spaces only.' });
+        expect(performance.now() - started).toBeLessThan(50);
+        expect(errors(result)).toEqual([{ field, message: 'Letters, digits and single spaces only.' }]);
+      }
+      expect(value(check(pattern, 'Fred needs what Lola has')).answers).toHaveLength(1);
+    });
+
+    it('fails closed on a pattern only JavaScript can run (stored before the catalog required RE2)', () => {
+      expect(errors(check('(\\d)\\1', '44'))[0].message).toMatch(/can't be checked because the question is set up wrongly/);
+      expect(errors(check('(?=4)[0-9]{4}', '4711'))[0].message).toMatch(/can't be checked because the question is set up wrongly/);
+    });
+
     it('fails closed when the pattern does not compile', () => {
       expect(errors(check('[0-9', '4711'))).toEqual([
         { field, message: `The answer to "What is your cost centre?" can't be checked because the question is set up wrongly. Ask IT to fix it.` },
