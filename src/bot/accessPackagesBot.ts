@@ -236,7 +236,8 @@ function cardMessage(card: AdaptiveCardJson): string {
     if (Array.isArray(node)) node.forEach(walk);
     else if (node && typeof node === 'object') {
       const element = node as Record<string, unknown>;
-      if (element.type === 'TextBlock' && typeof element.text === 'string' && element.text.trim()) texts.push(element.text.trim());
+      const text = element.type === 'TextBlock' ? element.text : element.type === 'RichTextBlock' && Array.isArray(element.inlines) ? element.inlines.map((run: { text?: unknown }) => run?.text ?? '').join('') : undefined;
+      if (typeof text === 'string' && text.trim()) texts.push(text.trim());
       // Actions (and their fallbacks) are buttons the message can't carry.
       for (const [key, value] of Object.entries(element)) if (key !== 'actions' && key !== 'fallback') walk(value);
     }

@@ -156,7 +156,7 @@ export function cardOf(activity: Partial<Activity> | undefined): Record<string, 
   return attachment?.contentType === 'application/vnd.microsoft.card.adaptive' ? (attachment.content as Record<string, unknown>) : undefined;
 }
 
-/** All TextBlock texts of a card, in order: what a person reads. */
+/** All texts of a card (TextBlocks, RichTextBlocks, facts), in order: what a person reads. */
 export function cardText(card: unknown): string {
   const texts: string[] = [];
   const walk = (node: unknown) => {
@@ -164,6 +164,7 @@ export function cardText(card: unknown): string {
     else if (node && typeof node === 'object') {
       const obj = node as Record<string, unknown>;
       if (obj.type === 'TextBlock' && typeof obj.text === 'string') texts.push(obj.text);
+      if (obj.type === 'RichTextBlock' && Array.isArray(obj.inlines)) texts.push((obj.inlines as { text?: unknown }[]).map((run) => (typeof run === 'string' ? run : String(run.text ?? ''))).join(''));
       if (obj.type === 'FactSet' && Array.isArray(obj.facts)) for (const f of obj.facts as { title: string; value: string }[]) texts.push(`${f.title} ${f.value}`);
       Object.values(obj).forEach(walk);
     }
