@@ -40,12 +40,17 @@ const LINE_BREAK = /\r\n|[\r\u0085\u2028\u2029]/g;
 /** Half a surrogate pair: not a character (JSON and renderers would mangle it). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/** Where a card renderer would replace typed text with a formatted date ({{DATE(…)}}, {{TIME(…)}}). */
+const DATE_FUNCTION = /\{\{(?=(?:DATE|TIME)\()/g;
+
 /**
  * Text as it may appear anywhere on a card: line breaks made "\n", invisible and bidi control
  * characters removed, lone surrogates replaced (U+FFFD). Keeps everything a reader can see.
+ * The one character it adds: a word joiner (U+2060) inside "{{DATE(" and "{{TIME(", so the
+ * client's date functions (which work in TextRuns too) show what was typed, not a date.
  */
 export function visibleText(text: string): string {
-  return text.replace(LONE_SURROGATE, '\uFFFD').replace(LINE_BREAK, '\n').replace(INVISIBLE, '');
+  return text.replace(LONE_SURROGATE, '\uFFFD').replace(LINE_BREAK, '\n').replace(INVISIBLE, '').replace(DATE_FUNCTION, '{\u2060{');
 }
 
 /**
@@ -66,8 +71,8 @@ const MARKDOWN_PUNCTUATION = /[\\`*_[\]<>~&|]/g;
  * emphasis (* _ ~), links and images ([ ]), code (`), HTML-like tags and mentions (< >, so no
  * <at>, <b>), entities (&), tables (|), a leading list, heading, quote or numbered-list marker
  * (- + # = > 1. 1)), and what a client would auto-link: the ":" and "//" of a scheme, the dots of a
- * host name (evil.example), the @ of an e-mail address. "{{" is split so the renderer's
- * {{DATE()}} and {{TIME()}} functions don't run. Use it for user text, directory text and names.
+ * host name (evil.example), the @ of an e-mail address. Use it for user text, directory text and
+ * names.
  */
 export function literalText(text: string): string {
   return inlineText(text)
@@ -77,6 +82,5 @@ export function literalText(text: string): string {
     .replace(/:(?=\/\/)/g, '\\:')
     .replace(/\/\//g, '/\\/')
     .replace(/(?<=[\p{L}\p{N}])\.(?=\p{L})/gu, '\\.')
-    .replace(/(?<=[\p{L}\p{N}._%+-])@(?=[\p{L}\p{N}])/gu, '\\@')
-    .replace(/\{\{/g, '{\\{');
+    .replace(/(?<=[\p{L}\p{N}._%+-])@(?=[\p{L}\p{N}])/gu, '\\@');
 }
