@@ -89,7 +89,7 @@ export function requestListCard(result: { accessPackage: PackageRef; state?: Req
     items: page.items.map(
       (r): ListItem => ({
         heading: r.requesterName === r.targetName ? inlineText(r.targetName) : `${inlineText(r.targetName)} (asked by ${inlineText(r.requesterName)})`,
-        text: r.stateText,
+        text: inlineText(r.stateText),
         meta: `${r.id} · ${TYPE_TEXT[r.type] ?? r.type} · sent ${formatInstant(r.createdAt)}`,
         color: REQUEST_COLOR[r.state] ?? 'Default',
         showId: r.id,
