@@ -286,13 +286,19 @@ function cardMessage(card: AdaptiveCardJson): string {
     if (Array.isArray(node)) node.forEach(walk);
     else if (node && typeof node === 'object') {
       const element = node as Record<string, unknown>;
-      if (element.type === 'TextBlock' && typeof element.text === 'string' && element.text.trim()) texts.push(element.text.trim());
+      const text = element.type === 'TextBlock' ? element.text : element.type === 'RichTextBlock' ? runsText(element.inlines) : undefined;
+      if (typeof text === 'string' && text.trim()) texts.push(text.trim());
       // Actions (and their fallbacks) are buttons the message can't carry.
       for (const [key, value] of Object.entries(element)) if (key !== 'actions' && key !== 'fallback') walk(value);
     }
   };
   walk(card.body);
   return texts.map((t) => (/[.!?:]$/.test(t) ? t : `${t}.`)).join(' ');
+}
+
+/** A RichTextBlock's TextRuns as one string. */
+function runsText(inlines: unknown): string {
+  return Array.isArray(inlines) ? inlines.map((run: { text?: unknown } | string) => (typeof run === 'string' ? run : String(run?.text ?? ''))).join('') : '';
 }
 
 function firstName(name: string | undefined): string {

@@ -1,7 +1,9 @@
 // View models of the admin change cards (assign, and reports such as apply's). Pure functions
-// of service results; every field a template binds is always present.
+// of service results; every field a template binds is always present. Text people typed and
+// names: TextRuns in the templates, literalText() in FactSets, inlineText() in our sentences.
 import { formatDate, formatInstant } from '../domain/lifecycle';
 import type { AssignForm, AssignPolicyOption, AssignResult } from '../services/adminAssignments';
+import { inlineText, literalText } from '../services/messages';
 import type { Refusal } from '../services/outcome';
 import { type Button, fieldError, type FormState, isoDate, questionInputs, quoteUserText, textValue } from './views';
 
@@ -14,10 +16,12 @@ export function assignChooseCard(form: AssignForm) {
       id: p.id,
       packageId: form.packageId,
       displayName: p.displayName,
+      // Admin-authored (the catalog file): may use markdown.
       description: p.description,
-      audience: p.audience,
-      approval: p.approval,
-      expiry: p.expiry,
+      // FactSet values: markdown in Teams (group and user names in them come from the directory).
+      audience: literalText(p.audience),
+      approval: literalText(p.approval),
+      expiry: literalText(p.expiry),
       buttonTitle: `Assign via ${p.displayName}`,
     })),
   };
@@ -58,7 +62,9 @@ export function assignFormCard(form: AssignForm, policy: AssignPolicyOption, now
 
 /** The answer to a successful assign: what happens next, and who hears it. */
 export function assignedNotice(result: AssignResult): { title: string; message: string } {
-  const { request, packageName, userName } = result;
+  const { request } = result;
+  const packageName = inlineText(result.packageName);
+  const userName = inlineText(result.userName);
   const starts = request.state === 'scheduled' && request.schedule.startAt ? `Access starts on ${formatInstant(request.schedule.startAt)}` : 'Access is being set up now';
   if (request.state === 'pendingApproval') {
     return {

@@ -1,10 +1,13 @@
 // View models of the admin query cards (cards/adminList.json, adminRecord.json,
 // exportReady.json). Pure functions of service results; every bound field is always present.
+// Names, reasons and details people typed: one line each (inlineText) in the TextRuns of lists
+// and history, escaped (literalText) in the record's FactSet, which Teams reads as markdown.
 import { formatInstant } from '../domain/lifecycle';
 import type { AccessRequest, AssignmentState, RequestState } from '../domain/model';
 import type { AssignmentFilter } from '../domain/adminQueryArgs';
 import type { AssignmentRecord, AssignmentRow, AuditRow, HistoryItem, PackageRef, Paged, RequestRecord, RequestRow } from '../services/adminQueries';
 import { EXPORT_NAME_LOOKUPS, EXPORT_ROW_CAP, type ExportReady } from '../services/exports';
+import { inlineText, literalText } from '../services/messages';
 import { quoteUserText } from './views';
 
 /** Card verbs of the admin query cards (the pager and the Show buttons). */
@@ -85,8 +88,8 @@ export function requestListCard(result: { accessPackage: PackageRef; state?: Req
     summary: `${plural(page.total, 'request')}${stateText}, newest first${pageText(page)} · package ${accessPackage.id}`,
     items: page.items.map(
       (r): ListItem => ({
-        heading: r.requesterName === r.targetName ? r.targetName : `${r.targetName} (asked by ${r.requesterName})`,
-        text: r.stateText,
+        heading: r.requesterName === r.targetName ? inlineText(r.targetName) : `${inlineText(r.targetName)} (asked by ${inlineText(r.requesterName)})`,
+        text: inlineText(r.stateText),
         meta: `${r.id} · ${TYPE_TEXT[r.type] ?? r.type} · sent ${formatInstant(r.createdAt)}`,
         color: REQUEST_COLOR[r.state] ?? 'Default',
         showId: r.id,
@@ -108,7 +111,7 @@ export function assignmentListCard(result: { accessPackage: PackageRef; filter: 
     summary: `${plural(page.total, 'assignment')} ${which}, newest first${pageText(page)} · package ${accessPackage.id}`,
     items: page.items.map(
       (a): ListItem => ({
-        heading: a.userName,
+        heading: inlineText(a.userName),
         text: `${assignmentStateText(a.state)} · since ${formatInstant(a.startAt)} · ${a.expiresAt ? `ends ${formatInstant(a.expiresAt)}` : 'no end date'}`,
         meta: a.id,
         color: ASSIGNMENT_COLOR[a.state] ?? 'Default',
@@ -130,8 +133,8 @@ export function auditListCard(result: { description: string; events: AuditRow[] 
     items: events.map(
       (e): ListItem => ({
         heading: `${formatInstant(e.at)} · ${e.action}`,
-        text: [`By ${e.actorName}`, e.userName ? `about ${e.userName}` : '', e.packageId ? `package ${e.packageId}` : ''].filter(Boolean).join(' · '),
-        meta: e.details,
+        text: [`By ${inlineText(e.actorName)}`, e.userName ? `about ${inlineText(e.userName)}` : '', e.packageId ? `package ${e.packageId}` : ''].filter(Boolean).join(' · '),
+        meta: inlineText(e.details),
         color: 'Default',
         showId: e.subjectId,
       }),
@@ -147,12 +150,13 @@ interface Fact {
   value: string;
 }
 
+/** A FactSet row: Teams reads facts as markdown, so the value is escaped (literalText). */
 function fact(title: string, value: string | undefined): Fact {
-  return { title, value: value && value.trim() ? value : '—' };
+  return { title, value: value && value.trim() ? literalText(value) : '—' };
 }
 
 function historyLines(history: HistoryItem[]): { text: string }[] {
-  return history.map((h) => ({ text: `${formatInstant(h.at)} · ${h.who} · ${h.what}${h.details ? ` — ${h.details}` : ''}` }));
+  return history.map((h) => ({ text: `${formatInstant(h.at)} · ${inlineText(h.who)} · ${inlineText(h.what)}${h.details ? ` — ${inlineText(h.details)}` : ''}` }));
 }
 
 function historyNote(truncated: boolean, shown: number): string {
@@ -187,8 +191,8 @@ export function requestRecordCard(record: RequestRecord) {
       fact('Assignment', request.assignmentId),
     ],
     sections: [
-      ...(record.answers.length > 0 ? [{ heading: 'Answers', lines: record.answers.map((a) => ({ text: `${a.question}: ${a.answer}` })) }] : []),
-      ...(record.stages.length > 0 ? [{ heading: 'Approval', lines: record.stages.map((text) => ({ text })) }] : []),
+      ...(record.answers.length > 0 ? [{ heading: 'Answers', lines: record.answers.map((a) => ({ text: `${inlineText(a.question)}: ${inlineText(a.answer)}` })) }] : []),
+      ...(record.stages.length > 0 ? [{ heading: 'Approval', lines: record.stages.map((text) => ({ text: inlineText(text) })) }] : []),
     ],
     history: historyLines(record.history),
     historyNote: historyNote(record.historyTruncated, record.history.length),

@@ -32,7 +32,7 @@ export class ApprovalActions {
     const { rows } = result;
     const lines = rows.map(
       (r) =>
-        `- **${r.packageName}** · ${r.request.id} · requested ${formatInstant(r.request.createdAt)} · step ${(r.request.currentStage ?? 0) + 1} · waiting on ${r.approverNames.join(', ') || 'nobody yet'}`,
+        `- ${r.packageName} · ${r.request.id} · requested ${formatInstant(r.request.createdAt)} · step ${(r.request.currentStage ?? 0) + 1} · waiting on ${r.approverNames.join(', ') || 'nobody yet'}`,
     );
     const scope = packageId ? ` for ${packageId}` : '';
     return this.cards.render('notice', noticeCard(`Pending approvals${scope}: ${rows.length}`, lines.join('\n') || 'Nothing is waiting for approval.', 'info'));

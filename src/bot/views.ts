@@ -1,10 +1,14 @@
 // View models: the data each card template binds to. Pure functions of domain values.
 // Every field a template binds is always present (templating leaves unknown fields as "${x}").
+// Text people typed, names and directory text: templates show it in TextRuns (never markdown);
+// where it goes into a FactSet (markdown in Teams) the view model passes it through
+// literalText(), and inside one of our sentences through inlineText() (src/services/messages.ts).
 import { clientPattern } from '../domain/answerPattern';
 import { formatDate, formatInstant } from '../domain/lifecycle';
 import type { Question } from '../domain/model';
 import type { PackageDetails, PackageStatus, PackageSummary } from '../services/catalogBrowser';
 import type { AccessSummary } from '../services/access';
+import { inlineText, literalText } from '../services/messages';
 import type { Refusal } from '../services/outcome';
 import type { RequestSummary } from '../services/requests';
 import type { ChatCommand } from './commands';
@@ -28,9 +32,9 @@ export function helpCard(commands: readonly ChatCommand[], isAdmin: boolean) {
   };
 }
 
-/** Echoed user text is cut short so a pasted essay can't blow up the card. */
+/** Echoed user text, on one line (inlineText) and cut short so a pasted essay can't blow up the card. */
 export function quoteUserText(text: string, max = 80): string {
-  const single = text.replace(/\s+/g, ' ').trim();
+  const single = inlineText(text);
   return single.length > max ? `${single.slice(0, max - 1)}…` : single;
 }
 
@@ -94,21 +98,26 @@ export function packageDetailsCard(details: PackageDetails, botAppId = '') {
     displayName: accessPackage.displayName,
     description: accessPackage.description || ' ',
     catalogName: details.catalogName,
-    roles: details.roles,
+    // FactSet: markdown in Teams.
+    roles: details.roles.map((r) => ({ resource: literalText(r.resource), role: literalText(r.role), kind: literalText(r.kind) })),
     statusText,
     offers: details.offers.map((offer) => ({
       id: offer.id,
       packageId: accessPackage.id,
       heading: several ? `Policy: ${offer.displayName}` : 'How to get it',
+      // Admin-authored (the catalog file): may use markdown, like the package's description.
       description: offer.description,
-      approval: offer.approval,
-      expiry: offer.expiry,
+      approval: literalText(offer.approval),
+      expiry: literalText(offer.expiry),
       justification: offer.justificationRequired ? 'Required' : 'Optional',
       canRequest: status === 'available',
       buttonTitle: several ? `Request via ${offer.displayName}` : 'Request access',
     })),
     followUp: status === 'assigned' ? [{ title: 'My access', verb: 'myAccess' }] : status === 'pending' ? [{ title: 'My requests', verb: 'myRequests' }] : [],
-    shareText: botAppId ? `Share this package: [link](${packageDeepLink(botAppId, accessPackage.id)}), or tell people to type **request ${accessPackage.id}**.` : `Others can open it by typing **request ${accessPackage.id}**.`,
+    // Our markdown (a link and bold); the id inside it is escaped.
+    shareText: botAppId
+      ? `Share this package: [link](${packageDeepLink(botAppId, accessPackage.id)}), or tell people to type **request ${literalText(accessPackage.id)}**.`
+      : `Others can open it by typing **request ${literalText(accessPackage.id)}**.`,
   };
 }
 
@@ -190,9 +199,10 @@ export function requestSubmittedCard(input: { requestId: string; packageName: st
       : "No approval is needed. Your access is being set up now; you'll get a message here when it's ready.";
   return {
     title: input.needsApproval ? 'Request sent for approval' : 'Request accepted',
-    packageName: input.packageName,
-    requestId: input.requestId,
-    sentAt: formatInstant(input.sentAt),
+    // FactSet values: markdown in Teams.
+    packageName: literalText(input.packageName),
+    requestId: literalText(input.requestId),
+    sentAt: literalText(formatInstant(input.sentAt)),
     nextSteps,
   };
 }
@@ -213,7 +223,8 @@ export function myRequestsCard(items: RequestSummary[], notice = '') {
     items: items.map((r) => ({
       id: r.id,
       title: `${TYPE_PREFIX[r.type] ?? ''}${r.packageName}`,
-      stateText: r.stateText,
+      // Says why it was denied in the approver's words: on one line, as all of our lines are.
+      stateText: inlineText(r.stateText),
       color: STATE_COLOR[r.state] ?? 'Default',
       meta: `${r.id} · sent ${formatInstant(r.createdAt)}`,
       canCancel: r.canCancel,

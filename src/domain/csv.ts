@@ -1,5 +1,22 @@
 // CSV as spreadsheets read it: RFC 4180 quoting, CRLF line ends, a UTF-8 byte order mark so
-// Excel detects the encoding, and the OWASP defence against formula injection. Pure.
+// Excel detects the encoding, and a defence against formula injection that holds whichever
+// list separator the spreadsheet uses (docs/admin-queries.md, "Formula injection"). Pure.
+//
+// The threat: a value someone typed (a justification, a name) becomes a formula cell when an
+// admin opens the file. OWASP's rule (a ' before a value that starts with = + - @ tab or CR)
+// covers the start of a value only. But Excel and LibreOffice split a CSV on the list separator
+// of the reader's locale: ';' in most of continental Europe, ',' elsewhere. Opened there, our
+// comma file's quoting goes out of step (a quote opens a quoted field only at the start of a
+// field; after it closes, the text up to the next ';' is taken as it is), so a value like
+// `note;=1+2;` yields a cell `=1+2`, and a line break in a value can start a new row.
+//
+// The guard: every cell is quoted, and a ' goes before a formula trigger wherever a cell can
+// begin as any such reader splits the line: at the start of the value and after every ',', ';',
+// tab, CR or LF in it, skipping spaces and quotes there (a reader may drop them). Triggers are
+// = + - @ tab CR and their full-width forms ＝ ＋ － ＠. A ' at the start of a cell makes Excel
+// and LibreOffice show the rest as text. With the right separator a value reads back exactly,
+// with those ' added. Numbers, booleans and dates are values the bot writes, not text, and are
+// written as they are.
 
 export type CsvValue = string | number | boolean | Date | null | undefined;
 
@@ -12,23 +29,37 @@ export interface CsvColumn<T> {
 export const CSV_BOM = '\uFEFF';
 export const CSV_EOL = '\r\n';
 
-// OWASP "CSV Injection": a cell starting with one of these can be run as a formula.
-const FORMULA_START = /^[=+\-@\t\r]/;
-const NEEDS_QUOTES = /[",\r\n]/;
+/** What makes a spreadsheet read a cell as a formula (OWASP), with the full-width forms. */
+export const FORMULA_TRIGGERS: ReadonlySet<string> = new Set(['=', '+', '-', '@', '\t', '\r', '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20']);
+/** After these a reader with another list separator, or out of step with our quotes, starts a cell. */
+const CELL_BREAKS: ReadonlySet<string> = new Set([',', ';', '\t', '\r', '\n']);
+/** Skipped at the start of a cell: readers may trim spaces, and a quote may open a quoted field. */
+const CELL_LEAD: ReadonlySet<string> = new Set([' ', '"']);
 
-/**
- * One cell. Text that could start a formula gets a leading `'` (shown as text by spreadsheets);
- * numbers, booleans and dates are written as values and need no such guard. Empty for
- * null/undefined.
- */
+/** A ' before each formula trigger that could begin a cell (see the top of this file). */
+export function guardFormulas(text: string): string {
+  let out = '';
+  let cellStart = true;
+  for (const c of text) {
+    if (cellStart && !CELL_LEAD.has(c)) {
+      if (FORMULA_TRIGGERS.has(c)) out += "'";
+      cellStart = false;
+    }
+    out += c;
+    if (CELL_BREAKS.has(c)) cellStart = true;
+  }
+  return out;
+}
+
+/** One cell, always quoted (quotes inside doubled); text guarded against formulas. Empty for null/undefined. */
 export function csvCell(value: CsvValue): string {
-  if (value === null || value === undefined) return '';
   let text: string;
-  if (value instanceof Date) text = Number.isNaN(value.getTime()) ? '' : value.toISOString();
+  if (value === null || value === undefined) text = '';
+  else if (value instanceof Date) text = Number.isNaN(value.getTime()) ? '' : value.toISOString();
   else if (typeof value === 'number') text = Number.isFinite(value) ? String(value) : '';
   else if (typeof value === 'boolean') text = value ? 'true' : 'false';
-  else text = FORMULA_START.test(value) ? `'${value}` : value;
-  return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  else text = guardFormulas(value);
+  return `"${text.replace(/"/g, '""')}"`;
 }
 
 /** One record, ending with CRLF. */

@@ -1,10 +1,13 @@
 // What approvers and requesters are told about approvals, as card data (plain, formatted
 // strings: it is queued as a task and rendered later by the bot layer).
+// Names and reasons people typed are put in sentences with inlineText() (one line: a reason
+// can't fake a line of the card); FactSet values, which Teams reads as markdown, go through
+// literalText(); the justification and answers keep their lines in TextRuns (messages.ts).
 import { describeExpiry, formatInstant } from '../domain/lifecycle';
 import type { AccessPackage, AccessRequest, Catalog, Decision, Policy } from '../domain/model';
 import type { DirectoryUser } from '../directory/port';
 import { grantedRoles } from './describe';
-import { notice } from './messages';
+import { inlineText, literalText, notice } from './messages';
 import type { OutgoingCard } from './notifications';
 
 export interface ApprovalContext {
@@ -36,7 +39,12 @@ export function canceledByAdministrator(request: AccessRequest): boolean {
 }
 
 function targetName(context: ApprovalContext): string {
-  return context.target?.displayName ?? context.request.targetUserId;
+  return inlineText(context.target?.displayName ?? context.request.targetUserId);
+}
+
+/** A decision's reason inside one of our sentences: `: "reason"`, or nothing. */
+function because(justification: string | undefined): string {
+  return justification ? `: "${inlineText(justification)}"` : '';
 }
 
 /** " for Fred Jansen" when the requester asked for someone else; '' otherwise. */
@@ -50,7 +58,8 @@ export function trackKey(requestId: string, stage: number, approverId: string): 
 
 function answersOf(context: ApprovalContext): { question: string; answer: string }[] {
   return context.request.answers.map((a) => ({
-    question: context.policy.questions.find((q) => q.id === a.questionId)?.text ?? a.questionId,
+    question: inlineText(context.policy.questions.find((q) => q.id === a.questionId)?.text ?? a.questionId),
+    // A TextRun: the answer keeps its lines and is never markdown.
     answer: Array.isArray(a.value) ? a.value.join(', ') : a.value,
   }));
 }
@@ -61,8 +70,7 @@ function outcomeText(outcome: ApprovalOutcome): { text: string; color: string } 
       return { text: '', color: 'Default' };
     case 'decided': {
       const verb = outcome.decision.decision === 'approve' ? 'Approved' : 'Denied';
-      const why = outcome.decision.justification ? `: "${outcome.decision.justification}"` : '';
-      return { text: `${verb} by ${outcome.approverName} on ${formatInstant(outcome.decision.at)}${why}`, color: outcome.decision.decision === 'approve' ? 'Good' : 'Attention' };
+      return { text: `${verb} by ${inlineText(outcome.approverName)} on ${formatInstant(outcome.decision.at)}${because(outcome.decision.justification)}`, color: outcome.decision.decision === 'approve' ? 'Good' : 'Attention' };
     }
     case 'timedOut':
       return { text: 'Timed out: nobody decided in time, so the request was denied automatically.', color: 'Warning' };
@@ -85,33 +93,34 @@ export function approvalCard(context: ApprovalContext, stageIndex: number, deadl
   const kind = request.type === 'extend' ? 'extend' : 'access';
   // Who the access is for: job and department describe them, not an admin asking for them.
   const person = onBehalf(context) ? context.target : requester;
-  // Later approvers see who already approved, and why.
-  const earlier = request.stages
+  // Later approvers see who already approved, and why: one line per step.
+  const earlierSteps = request.stages
     .filter((s) => s.index < stageIndex && s.decision)
     .map((s) => {
       const d = s.decision!;
-      const why = d.justification ? `: "${d.justification}"` : '';
-      return `Step ${s.index + 1} approved by ${context.deciderNames?.get(d.approverId) ?? 'an approver'} on ${formatInstant(d.at)}${why}`;
-    })
-    .join('\n');
+      return { text: `Step ${s.index + 1} approved by ${inlineText(context.deciderNames?.get(d.approverId) ?? 'an approver')} on ${formatInstant(d.at)}${because(d.justification)}` };
+    });
+  const packageName = inlineText(accessPackage.displayName);
   return {
     template: 'approvalRequest',
     data: {
       requestId: request.id,
       stage: stageIndex,
-      title: kind === 'extend' ? `Extend ${accessPackage.displayName}?` : `Access request: ${accessPackage.displayName}`,
+      title: kind === 'extend' ? `Extend ${packageName}?` : `Access request: ${packageName}`,
       banner,
       // "Ivan Petrov asks for Fred Jansen": approvers decide about the person who gets the access.
-      requesterName: `${requester?.displayName ?? request.requesterId}${onBehalf(context) ? ` asks for ${targetName(context)}` : ''}`,
-      requesterDetails: [person?.jobTitle, person?.department].filter(Boolean).join(' · '),
-      packageName: accessPackage.displayName,
-      grants: roles.join(', ') || 'nothing listed',
-      policyName: policy.displayName,
+      requesterName: `${inlineText(requester?.displayName ?? request.requesterId)}${onBehalf(context) ? ` asks for ${targetName(context)}` : ''}`,
+      requesterDetails: [person?.jobTitle, person?.department].map((part) => inlineText(part ?? '')).filter(Boolean).join(' · '),
+      // FactSet values: markdown in Teams, so escaped.
+      packageName: literalText(accessPackage.displayName),
+      grants: literalText(roles.join(', ') || 'nothing listed'),
+      policyName: literalText(policy.displayName),
+      // A TextRun: the justification keeps its lines and is never markdown.
       justification: request.justification ?? 'None given',
       answers: answersOf(context),
-      schedule,
+      schedule: literalText(schedule),
       stageText: stageCount > 1 ? `Stage ${stageIndex + 1} of ${stageCount}` : 'Single stage',
-      earlier,
+      earlierSteps,
       timesOut: `Decide by ${formatInstant(deadline)}; after that the request is denied automatically.`,
       justificationRequired: policy.approval.stages[stageIndex]?.approverJustificationRequired ?? false,
       pending: outcome.kind === 'pending',
@@ -122,7 +131,8 @@ export function approvalCard(context: ApprovalContext, stageIndex: number, deadl
 }
 
 export function requesterApproved(context: ApprovalContext, approverName: string, scheduled: boolean): OutgoingCard {
-  const { request, accessPackage } = context;
+  const { request } = context;
+  const packageName = inlineText(context.accessPackage.displayName);
   const then = onBehalf(context)
     ? scheduled && request.schedule.startAt
       ? `Their access starts on ${formatInstant(request.schedule.startAt)}.`
@@ -130,33 +140,33 @@ export function requesterApproved(context: ApprovalContext, approverName: string
     : scheduled && request.schedule.startAt
       ? `Your access starts on ${formatInstant(request.schedule.startAt)}.`
       : "Your access is being set up; you'll get a message when it's ready.";
-  return notice(`Approved: ${accessPackage.displayName}`, `${approverName} approved your request ${request.id}${forWhom(context)}. ${then}`, 'info', [{ title: 'My requests', verb: 'myRequests' }]);
+  return notice(`Approved: ${packageName}`, `${inlineText(approverName)} approved your request ${request.id}${forWhom(context)}. ${then}`, 'info', [{ title: 'My requests', verb: 'myRequests' }]);
 }
 
 export function requesterExtended(context: ApprovalContext, approverName: string): OutgoingCard {
-  const { request, accessPackage } = context;
+  const { request } = context;
   const until = request.schedule.expiresAt ? `until ${formatInstant(request.schedule.expiresAt)}` : 'with no end date';
-  return notice(`Extended: ${accessPackage.displayName}`, `${approverName} approved your extension (${request.id}). Your access now lasts ${until}.`, 'info', [{ title: 'My access', verb: 'myAccess' }]);
+  return notice(`Extended: ${inlineText(context.accessPackage.displayName)}`, `${inlineText(approverName)} approved your extension (${request.id}). Your access now lasts ${until}.`, 'info', [{ title: 'My access', verb: 'myAccess' }]);
 }
 
 export function requesterStageApproved(context: ApprovalContext, approverName: string, nextStage: number): OutgoingCard {
   const stages = context.policy.approval.stages.length;
   return notice(
-    `Step ${nextStage} of ${stages} approved: ${context.accessPackage.displayName}`,
-    `${approverName} approved your request ${context.request.id}${forWhom(context)}. It now goes to the next approver (step ${nextStage + 1} of ${stages}).`,
+    `Step ${nextStage} of ${stages} approved: ${inlineText(context.accessPackage.displayName)}`,
+    `${inlineText(approverName)} approved your request ${context.request.id}${forWhom(context)}. It now goes to the next approver (step ${nextStage + 1} of ${stages}).`,
     'info',
     [{ title: 'My requests', verb: 'myRequests' }],
   );
 }
 
 export function requesterDenied(context: ApprovalContext, decision: Decision, approverName: string): OutgoingCard {
-  const why = decision.justification ? ` Their reason: "${decision.justification}"` : ' They gave no reason.';
-  return notice(`Denied: ${context.accessPackage.displayName}`, `${approverName} denied your request ${context.request.id}${forWhom(context)}.${why}`, 'warning', [{ title: 'My requests', verb: 'myRequests' }]);
+  const why = decision.justification ? ` Their reason: "${inlineText(decision.justification)}"` : ' They gave no reason.';
+  return notice(`Denied: ${inlineText(context.accessPackage.displayName)}`, `${inlineText(approverName)} denied your request ${context.request.id}${forWhom(context)}.${why}`, 'warning', [{ title: 'My requests', verb: 'myRequests' }]);
 }
 
 export function requesterTimedOut(context: ApprovalContext): OutgoingCard {
   return notice(
-    `Timed out: ${context.accessPackage.displayName}`,
+    `Timed out: ${inlineText(context.accessPackage.displayName)}`,
     `Nobody decided on your request ${context.request.id}${forWhom(context)} in time, so it was denied automatically. You can request it again; consider telling the approvers first.`,
     'warning',
     [{ title: 'Browse packages', verb: 'packages' }],
@@ -165,34 +175,34 @@ export function requesterTimedOut(context: ApprovalContext): OutgoingCard {
 
 export function requesterNoApprover(context: ApprovalContext, stage: number): OutgoingCard {
   return notice(
-    `Can't be approved: ${context.accessPackage.displayName}`,
+    `Can't be approved: ${inlineText(context.accessPackage.displayName)}`,
     `Your request ${context.request.id}${forWhom(context)} could not go to approval: step ${stage + 1} has no approver who can decide it. IT has been told; you can try again later.`,
     'error',
   );
 }
 
 export function approverReminder(context: ApprovalContext, deadline: Date): OutgoingCard {
-  const name = context.requester?.displayName ?? 'Someone';
+  const name = inlineText(context.requester?.displayName ?? 'Someone');
   return notice(
     `Reminder: ${name} is waiting for your decision`,
-    `${name}'s request ${context.request.id} for "${context.accessPackage.displayName}" still needs a decision. Without one by ${formatInstant(deadline)} it is denied automatically. The card with Approve and Deny is further up in this chat.`,
+    `${name}'s request ${context.request.id} for "${inlineText(context.accessPackage.displayName)}" still needs a decision. Without one by ${formatInstant(deadline)} it is denied automatically. The card with Approve and Deny is further up in this chat.`,
     'info',
   );
 }
 
 /** What the user an admin asked for hears when approval ends (the admin, as requester, hears it too). */
 export function targetOutcome(context: ApprovalContext, outcome: { kind: 'approved'; approverName: string; scheduled: boolean } | { kind: 'denied'; approverName: string; decision: Decision } | { kind: 'timedOut' | 'noApprover' }): OutgoingCard {
-  const { request, accessPackage } = context;
-  const name = accessPackage.displayName;
-  const asked = `the access ${context.requester?.displayName ?? 'an administrator'} asked for you (request ${request.id})`;
+  const { request } = context;
+  const name = inlineText(context.accessPackage.displayName);
+  const asked = `the access ${inlineText(context.requester?.displayName ?? 'an administrator')} asked for you (request ${request.id})`;
   switch (outcome.kind) {
     case 'approved': {
       const then = outcome.scheduled && request.schedule.startAt ? `Your access starts on ${formatInstant(request.schedule.startAt)}.` : "You'll get a message when your access is ready.";
-      return notice(`Approved: ${name}`, `${outcome.approverName} approved ${asked}. ${then}`, 'info', [{ title: 'My requests', verb: 'myRequests' }]);
+      return notice(`Approved: ${name}`, `${inlineText(outcome.approverName)} approved ${asked}. ${then}`, 'info', [{ title: 'My requests', verb: 'myRequests' }]);
     }
     case 'denied': {
-      const why = outcome.decision.justification ? ` Their reason: "${outcome.decision.justification}"` : '';
-      return notice(`Denied: ${name}`, `${outcome.approverName} denied ${asked}.${why}`, 'warning', [{ title: 'My requests', verb: 'myRequests' }]);
+      const why = outcome.decision.justification ? ` Their reason: "${inlineText(outcome.decision.justification)}"` : '';
+      return notice(`Denied: ${name}`, `${inlineText(outcome.approverName)} denied ${asked}.${why}`, 'warning', [{ title: 'My requests', verb: 'myRequests' }]);
     }
     case 'timedOut':
       return notice(`Not approved: ${name}`, `Nobody decided on ${asked} in time, so it was denied automatically.`, 'warning', [{ title: 'My requests', verb: 'myRequests' }]);

@@ -409,9 +409,11 @@ describe('admin notices (TestAdapter)', () => {
       expect(text).toContain('Admin digest: 22 Nov 2026');
       expect(text).toContain('Asked for now. The daily digest goes out at 08:00 UTC to each admin 1:1.');
       expect(text).toContain('Expiring in the next 7 days (3)');
-      expect(text).toContain('**Payment run (just-in-time)**: 1 assignment expires:');
+      expect(text).toContain('Payment run (just-in-time): 1 assignment expires:');
+      // The package name is the bold run of its line.
+      expect(JSON.stringify(card)).toContain('{"type":"TextRun","text":"Payment run (just-in-time)","weight":"Bolder"}');
       expect(text).toContain('• Alex Wilber: 22 Nov 2026 at 10:00 UTC');
-      expect(text).toContain('**Accounting**: 2 assignments expire:');
+      expect(text).toContain('Accounting: 2 assignments expire:');
       expect(text).toMatch(/• Lola Martin: 24 Nov 2026 at 09:00 UTC\n• Fred Jansen: 25 Nov 2026 at 09:00 UTC/);
       expect(text).not.toContain('Victor Hale: 2 Dec');
       expect(text).not.toContain('Nadia Okafor: 23 Nov');

@@ -376,7 +376,7 @@ describe('admin queries and exports (TestAdapter, example catalog)', () => {
       expect(file).toMatchObject({ rowCount: 1, chunkCount: 1, filename: 'audit-2026-11-22T0901Z.csv' });
       const csv = await h.repositories.exports.chunk(id, 0);
       expect(csv).toContain('\r\n');
-      expect(csv!.split('\r\n')[1]).toMatch(/^2026-11-22T09:00:00.000Z,test.one,u-ivan,Ivan Petrov,u-fred,Fred Jansen,accounting,,,,/);
+      expect(csv!.split('\r\n')[1]).toMatch(/^"2026-11-22T09:00:00.000Z","test.one","u-ivan","Ivan Petrov","u-fred","Fred Jansen","accounting","","","",/);
     });
 
     it('each new export deletes the files whose links have expired', async () => {

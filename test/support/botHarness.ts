@@ -191,20 +191,27 @@ export function cardOf(activity: Partial<Activity> | undefined): Record<string, 
   return attachment?.contentType === 'application/vnd.microsoft.card.adaptive' ? (attachment.content as Record<string, unknown>) : undefined;
 }
 
-/** All TextBlock texts of a card, in order: what a person reads. */
+/** All texts of a card (TextBlocks, RichTextBlocks, facts), in order: what a person reads. */
 export function cardText(card: unknown): string {
   const texts: string[] = [];
   const walk = (node: unknown) => {
     if (Array.isArray(node)) node.forEach(walk);
     else if (node && typeof node === 'object') {
       const obj = node as Record<string, unknown>;
-      if (obj.type === 'TextBlock' && typeof obj.text === 'string') texts.push(obj.text);
-      if (obj.type === 'FactSet' && Array.isArray(obj.facts)) for (const f of obj.facts as { title: string; value: string }[]) texts.push(`${f.title} ${f.value}`);
+      // TextBlocks and facts are markdown: a backslash-escaped character reads as the character.
+      if (obj.type === 'TextBlock' && typeof obj.text === 'string') texts.push(unescapeMarkdown(obj.text));
+      if (obj.type === 'RichTextBlock' && Array.isArray(obj.inlines)) texts.push((obj.inlines as { text?: unknown }[]).map((run) => (typeof run === 'string' ? run : String(run.text ?? ''))).join(''));
+      if (obj.type === 'FactSet' && Array.isArray(obj.facts)) for (const f of obj.facts as { title: string; value: string }[]) texts.push(unescapeMarkdown(`${f.title} ${f.value}`));
       Object.values(obj).forEach(walk);
     }
   };
   walk(card);
   return texts.join('\n');
+}
+
+/** CommonMark backslash escapes (literalText's) as the characters they stand for. */
+function unescapeMarkdown(text: string): string {
+  return text.replace(/\\([!-/:-@[-`{-~])/g, '$1');
 }
 
 /** Titles of the card's actions (buttons). */
