@@ -29,6 +29,7 @@ const REFUSAL_TITLES: Record<Refusal['reason'], string> = {
   invalidInput: 'Something is missing or wrong',
   notAllowed: 'Admins only',
   stale: 'Nothing was changed',
+  busy: 'Busy right now: nothing was changed',
 };
 
 export class AdminChangeCommands implements AdminCommandSet {

@@ -29,6 +29,7 @@ const REFUSAL_TITLES: Record<Refusal['reason'], string> = {
   invalidInput: "That isn't quite right",
   notAllowed: 'Not allowed',
   stale: 'Out of date',
+  busy: 'Busy right now',
 };
 
 export class AdminQueryCommands implements AdminCommandSet {

@@ -41,6 +41,7 @@ const REFUSAL_TITLES: Record<Refusal['reason'], string> = {
   invalidInput: 'Something is missing or wrong',
   notAllowed: 'Not possible',
   stale: 'This card is out of date',
+  busy: 'Busy right now',
 };
 
 const REFUSAL_BUTTONS: Partial<Record<Refusal['reason'], Button[]>> = {

@@ -10,7 +10,9 @@ export type RefusalReason =
   | 'separationOfDuties'
   | 'invalidInput'
   | 'notAllowed'
-  | 'stale';
+  | 'stale'
+  /** Another change to the same person's access is being made at this moment (per-person claim). */
+  | 'busy';
 
 export interface Refusal {
   ok: false;
