@@ -84,7 +84,7 @@ export function ruleReason(endReason: RequestEndReason, person: { you: true } | 
   const who = you ? 'you' : person.name;
   const has = you ? 'have' : 'has';
   const is = you ? 'are' : 'is';
-  const their = you ? 'your' : 'their';
+  const whose = you ? 'your' : `${person.name}'s`;
   const conflictName = endReason.conflict ? (endReason.conflict.displayName !== undefined ? `"${endReason.conflict.displayName}"` : `the ${endReason.conflict.kind} with id "${endReason.conflict.id}"`) : 'another package';
   switch (endReason.rule) {
     case 'separationOfDuties':
@@ -100,7 +100,7 @@ export function ruleReason(endReason: RequestEndReason, person: { you: true } | 
     case 'policyDisabled':
       return 'its policy has been closed for requests';
     case 'accountDisabled':
-      return `${their} account is disabled or no longer in the directory`;
+      return `${whose} account is disabled or no longer in the directory`;
     case 'externalUsersNotAllowed':
       return 'its catalog no longer accepts guest users';
   }
