@@ -11,7 +11,7 @@ import { grantKey } from '../store/repositories/grants';
 import type { AdminNotices, DirectoryOperation } from './adminNotices';
 import type { AdminPolicy } from './admins';
 import type { ServiceDependencies } from './deps';
-import { endByRule, GrantChecks } from './grantChecks';
+import { announceEndedByRule, endByRule, GrantChecks } from './grantChecks';
 import { grantedRoles } from './describe';
 import { notice } from './messages';
 import type { Notifications } from './notifications';
@@ -72,6 +72,11 @@ export class DeliveryService {
   async deliver(requestId: string): Promise<TaskOutcome> {
     const { repositories, clock } = this.deps;
     const request = await repositories.requests.get(requestId);
+    if (request?.state === 'denied' && request.endReason?.checkedAt === 'delivery') {
+      // Ended by this step's check in a run that may have died before telling anyone: tell them (keyed, so once).
+      await announceEndedByRule(this.deps, request, (await repositories.packages.get(request.packageId))?.displayName ?? request.packageId);
+      return DONE;
+    }
     if (!request || (request.state !== 'delivering' && request.state !== 'scheduled')) return DONE;
     const accessPackage = await repositories.packages.get(request.packageId);
     const policy = await repositories.policies.get(request.packageId, request.policyId);

@@ -151,7 +151,7 @@ export async function endByRule(
   /** The approver whose click found it, when one did. */
   triggeredBy?: string,
 ): Promise<AccessRequest | null> {
-  const { repositories, clock, notifications, directory } = deps;
+  const { repositories, clock } = deps;
   const now = clock.now();
   const ended = await repositories.requests.transition(
     request.id,
@@ -171,13 +171,24 @@ export async function endByRule(
     },
   );
   if (!ended) return null;
+  await announceEndedByRule(deps, ended, names.packageName);
+  return ended;
+}
+
+/**
+ * Tells the requester (and the person it was for, and admins for a separation-of-duties
+ * conflict) that a request ended by rule. Every notice is keyed, so a rerun after a crash
+ * between the end and the notices repeats none that went out.
+ */
+export async function announceEndedByRule(deps: EndByRuleDependencies, ended: AccessRequest, packageName: string): Promise<void> {
+  const { notifications, directory } = deps;
+  if (ended.state !== 'denied' || !ended.endReason) return;
   const onBehalf = ended.requesterId !== ended.targetUserId;
   const targetName = onBehalf ? ((await directory.getUser(ended.targetUserId))?.displayName ?? ended.targetUserId) : undefined;
-  const info = { request: ended, packageName: names.packageName, ...(targetName !== undefined ? { targetName } : {}) };
+  const info = { request: ended, packageName, ...(targetName !== undefined ? { targetName } : {}) };
   await notifications.send(ended.requesterId, requestEndedByRule(info), { key: `endedByRule:${ended.id}` });
   if (onBehalf) await notifications.send(ended.targetUserId, targetEndedByRule(info, (await directory.getUser(ended.requesterId))?.displayName), { key: `endedByRule:${ended.id}:target` });
-  if (endReason.rule === 'separationOfDuties') {
-    await deps.adminNotices.separationOfDutiesEnded({ request: ended, packageName: names.packageName, userName: targetName ?? (await directory.getUser(ended.targetUserId))?.displayName ?? ended.targetUserId });
+  if (ended.endReason.rule === 'separationOfDuties') {
+    await deps.adminNotices.separationOfDutiesEnded({ request: ended, packageName, userName: targetName ?? (await directory.getUser(ended.targetUserId))?.displayName ?? ended.targetUserId });
   }
-  return ended;
 }

@@ -162,6 +162,15 @@ describe('checked again at approval and before delivery (TestAdapter)', () => {
     expect(toIvan).toContain(`Request ${request!.id} for Lola Martin was checked again just before delivery and can no longer be granted: Lola Martin is now a member of "Executives"`);
     expect(toIvan).toContain(`Separation of duties: request ${request!.id} ended`);
     expect((await noticesFor(lola.aadObjectId)).join('\n')).toContain(`The access Ivan Petrov asked for you (request ${request!.id}) can no longer be granted: you are now a member of "Executives"`);
+
+    // A run killed between ending it and queuing the notices: the task's rerun queues them, once.
+    await h.store.collection('tasks').delete({ type: NOTIFY_TASKS.send });
+    expect(await h.delivery.deliver(request!.id)).toEqual({ status: 'done' });
+    expect(await h.delivery.deliver(request!.id)).toEqual({ status: 'done' });
+    expect(await noticesFor(lola.aadObjectId)).toHaveLength(1);
+    expect((await noticesFor(ivan.aadObjectId)).filter((n) => n.startsWith("Can't be granted"))).toHaveLength(1);
+    expect((await noticesFor(ivan.aadObjectId)).filter((n) => n.startsWith('Separation of duties'))).toHaveLength(1);
+    expect((await h.repositories.audit.query({ requestId: request!.id })).filter((e) => e.action === 'request.endedByRule')).toHaveLength(1);
   });
 
   it('an extension is checked again at approval; extending access that now conflicts is refused', async () => {
