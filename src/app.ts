@@ -93,6 +93,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       if (released > 0) logger.warn({ released }, 'resumed tasks the previous run had claimed when it stopped');
       const lifecycleReleased = await repositories.assignments.releaseLifecycleLeases();
       if (lifecycleReleased > 0) logger.warn({ released: lifecycleReleased }, 'resumed expiry checks the previous run had claimed when it stopped');
+      const claimsReleased = await repositories.personClaims.releaseAll();
+      if (claimsReleased > 0) logger.warn({ released: claimsReleased }, 'released per-person claims the previous run held when it stopped');
     }
     // Nor may it leave a state change unaudited.
     const audited = await settlePendingAudit(repositories);

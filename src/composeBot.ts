@@ -101,6 +101,7 @@ export function buildBot(input: BotInput): BotGraph {
     ...services,
     notifications: new TaskNotifications(repositories.tasks),
     admins,
+    adminNotices,
     reminderFraction: input.reminderFraction,
   });
   const approvalActions = new ApprovalActions(approvals, cards);

@@ -30,6 +30,7 @@ const REFUSAL_TITLES: Record<Refusal['reason'], string> = {
   notAllowed: 'Admins only',
   stale: 'Nothing was changed',
   tooManyOpenRequests: 'Too many open requests',
+  busy: 'Busy right now: nothing was changed',
 };
 
 export class AdminChangeCommands implements AdminCommandSet {

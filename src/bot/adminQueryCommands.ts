@@ -30,6 +30,7 @@ const REFUSAL_TITLES: Record<Refusal['reason'], string> = {
   notAllowed: 'Not allowed',
   stale: 'Out of date',
   tooManyOpenRequests: 'Too many open requests',
+  busy: 'Busy right now',
 };
 
 export class AdminQueryCommands implements AdminCommandSet {

@@ -44,6 +44,7 @@ const REFUSAL_TITLES: Record<Refusal['reason'], string> = {
   notAllowed: 'Not possible',
   stale: 'This card is out of date',
   tooManyOpenRequests: 'Too many open requests',
+  busy: 'Busy right now',
 };
 
 const REFUSAL_BUTTONS: Partial<Record<Refusal['reason'], Button[]>> = {

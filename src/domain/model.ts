@@ -182,6 +182,31 @@ export interface HistoryEntry {
 
 export type SubmittedAnswerValue = string | string[];
 
+/**
+ * Rules checked again after submission (at each approval and just before delivery), because
+ * what they depend on can change while a request waits (docs/lifecycle.md, "Checked again").
+ */
+export type RecheckedRule =
+  | 'separationOfDuties'
+  | 'notEligible'
+  | 'catalogDisabled'
+  | 'packageDisabled'
+  | 'policyDisabled'
+  | 'accountDisabled'
+  | 'externalUsersNotAllowed';
+
+/**
+ * Why the bot itself ended a request (state `denied`, as Entra records a failed policy check):
+ * a rule checked again no longer held. Absent when an approver denied it.
+ */
+export interface RequestEndReason {
+  rule: RecheckedRule;
+  /** Where it was found: when an approver decided (or a stage started), or just before delivery. */
+  checkedAt: 'approval' | 'delivery';
+  /** separationOfDuties: what it conflicts with; the name as it was then, for messages and history. */
+  conflict?: { kind: 'package' | 'group'; id: string; displayName?: string };
+}
+
 export interface AccessRequest {
   id: string;
   type: RequestType;
@@ -196,6 +221,8 @@ export interface AccessRequest {
   currentStage?: number;
   stages: RequestStage[];
   assignmentId?: string;
+  /** Set when the bot ended the request because a rule checked again no longer held (state denied). */
+  endReason?: RequestEndReason;
   createdAt: Date;
   updatedAt: Date;
   history: HistoryEntry[];

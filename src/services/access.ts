@@ -1,9 +1,11 @@
 import { policyAdmits } from '../domain/eligibility';
 import { extensionPlan, formatInstant } from '../domain/lifecycle';
-import { ACTIVE_ASSIGNMENT_STATES, type AccessRequest, type Assignment } from '../domain/model';
+import { ACTIVE_ASSIGNMENT_STATES, type AccessRequest, type Assignment, type Policy } from '../domain/model';
 import { newRequest } from '../domain/newRequest';
+import type { PersonClaim } from '../store/repositories/personClaims';
 import { AlreadyOpenError } from '../store/repositories/requests';
 import type { ServiceDependencies } from './deps';
+import { GrantChecks, stillClaimed, underPersonClaim } from './grantChecks';
 import { type GrantedRole, grantedRoles } from './describe';
 import { readableId } from './ids';
 import { asId, type Outcome, refuse } from './outcome';
@@ -84,14 +86,37 @@ export class AccessService {
     if (isRefusal(requestor)) return requestor;
     // Entra requires the user to still be in the policy's scope to extend.
     if (!policyAdmits(policy, requestor.facts)) return refuse('notEligible', `You can't extend "${packageName}": its policy no longer includes you. Ask your manager or IT.`);
-    const now = clock.now();
-    const plan = extensionPlan({ assignment, policy, now });
+    const plan = extensionPlan({ assignment, policy, now: clock.now() });
     if (!plan.allowed) return refuse('notAllowed', plan.message);
 
     const text = typeof justification === 'string' ? justification.trim().slice(0, 1000) : undefined;
     if (policy.approval.requestorJustificationRequired && plan.requiresApproval && !text) {
       return refuse('invalidInput', 'Please say why you need the extension: the approvers need a justification.', [{ field: 'justification', message: 'A justification is required.' }]);
     }
+    // Under the person's claim, like every change that can give them access: an extension
+    // prolongs access, so it must not prolong access that now conflicts (separation of duties).
+    return underPersonClaim(this.deps, userId, 'extend', (claim) => this.extendUnderClaim(claim, userId, assignment, packageName, policy, plan, text));
+  }
+
+  private async extendUnderClaim(
+    claim: PersonClaim,
+    userId: string,
+    assignment: Assignment,
+    packageName: string,
+    policy: Policy,
+    plan: { newExpiresAt?: Date; requiresApproval: boolean },
+    text: string | undefined,
+  ): Promise<Outcome<{ packageName: string; extendedTo?: Date; request?: AccessRequest }>> {
+    const { repositories, clock } = this.deps;
+    const accessPackage = await repositories.packages.get(assignment.packageId);
+    if (accessPackage) {
+      const sod = await new GrantChecks(this.deps).separationOfDuties(userId, accessPackage);
+      if (!sod.ok) {
+        const other = sod.conflict.kind === 'group' ? `you're a member of "${sod.conflictName ?? sod.conflict.id}"` : `you have (or asked for) "${sod.conflictName ?? sod.conflict.id}"`;
+        return refuse('separationOfDuties', `You can't extend "${packageName}": ${other}, and the two are incompatible (separation of duties). It ends as planned; give one of them back if you need the other.`);
+      }
+    }
+    const now = clock.now();
 
     const request = newRequest({
       id: readableId('REQ'),
@@ -107,6 +132,8 @@ export class AccessService {
       now,
     });
     const submitted = { actorId: userId, action: 'request.submitted', packageId: assignment.packageId, userId, requestId: request.id, assignmentId: assignment.id, details: { type: 'extend' } };
+    const lost = await stillClaimed(this.deps, claim);
+    if (lost) return lost;
     try {
       // Without approval the change is the assignment's (audited below), not a submission.
       await repositories.requests.insert(request, plan.requiresApproval ? submitted : undefined);

@@ -7,12 +7,13 @@ import { describeExpiry, formatInstant, maximumExpiry } from '../domain/lifecycl
 import type { AccessPackage, AccessRequest, Catalog, Policy, Question } from '../domain/model';
 import { newRequest } from '../domain/newRequest';
 import { type FieldError, validateSubmission } from '../domain/requestRules';
-import { checkSeparationOfDuties } from '../domain/separationOfDuties';
 import { closestMatch } from '../catalog/suggest';
 import { DirectoryError, type DirectoryUser } from '../directory/port';
+import type { PersonClaim } from '../store/repositories/personClaims';
 import { AlreadyOpenError } from '../store/repositories/requests';
 import type { AdminGate } from './admins';
 import type { ServiceDependencies } from './deps';
+import { GrantChecks, stillClaimed, underPersonClaim } from './grantChecks';
 import { describeApproval } from './describe';
 import { readableId } from './ids';
 import { notice } from './messages';
@@ -73,6 +74,20 @@ export interface AssignResult {
 
 const MAX_USER_LENGTH = 256;
 
+/** A form that passed every check but what the user holds (checked again under their claim). */
+interface CheckedForm {
+  adminId: string;
+  accessPackage: AccessPackage;
+  policy: Policy;
+  user: DirectoryUser;
+  needsApproval: boolean;
+  bypassedApproval: boolean;
+  now: Date;
+  schedule: { startAt: Date; expiresAt?: Date };
+  answers: AccessRequest['answers'];
+  justification?: string;
+}
+
 const AUDIENCES: Record<Policy['allowedRequestors']['scope'], string> = {
   specificDirectoryUsers: 'Requestable by named users and groups',
   allMemberUsers: 'Requestable by every member (not guests)',
@@ -111,7 +126,7 @@ export class AdminAssignments {
 
   /** Re-checks the whole form, then stores an adminAdd request and hands it to approval or delivery. */
   async assign(adminId: string, data: AdminAssignData): Promise<Outcome<AssignResult>> {
-    const { repositories, clock } = this.deps;
+    const { clock } = this.deps;
     const refusal = await this.deps.gate.refusal(adminId, 'assign');
     if (refusal) return refuse('notAllowed', refusal);
     const target = await this.loadPackage(data.packageId);
@@ -151,6 +166,19 @@ export class AdminAssignments {
     }
 
     const { schedule, answers } = validation.value;
+    // Checked again and stored under the user's claim: a request or another assignment for them
+    // at the same moment can't slip past separation of duties (or the one-open-request rule).
+    return underPersonClaim(this.deps, user.id, 'adminAssign', (claim) =>
+      this.storeUnderClaim(claim, { adminId, accessPackage, policy, user, needsApproval, bypassedApproval, now, schedule, answers, ...(justification ? { justification } : {}) }),
+    );
+  }
+
+  /** The assignment's request, stored (with its audit event) under the user's claim, then handed over. */
+  private async storeUnderClaim(claim: PersonClaim, form: CheckedForm): Promise<Outcome<AssignResult>> {
+    const { repositories } = this.deps;
+    const { adminId, accessPackage, policy, user, needsApproval, bypassedApproval, now, schedule, answers, justification } = form;
+    const holding = await this.holdingProblem(user, accessPackage);
+    if (holding) return refuse(holding.reason, holding.message, [{ field: 'user', message: holding.message }]);
     const startsLater = schedule.startAt.getTime() > now.getTime();
     const request = newRequest({
       id: readableId('REQ'),
@@ -166,6 +194,8 @@ export class AdminAssignments {
       now,
     });
     if (bypassedApproval) request.history.push({ at: now, actorId: adminId, action: 'approval skipped by an administrator', details: justification });
+    const lost = await stillClaimed(this.deps, claim);
+    if (lost) return lost;
     try {
       await repositories.requests.insert(request, {
         actorId: adminId,
@@ -241,7 +271,7 @@ export class AdminAssignments {
     }
     const open = await repositories.requests.findOpen(user.id, accessPackage.id);
     if (open) return problem('alreadyRequested', openRequestMessage(user.displayName, accessPackage.displayName, open));
-    const sod = await this.separationOfDuties(user, accessPackage, active.map((a) => a.packageId));
+    const sod = await this.separationOfDuties(user, accessPackage);
     if (sod) return problem('separationOfDuties', sod);
     return user;
   }
@@ -256,25 +286,28 @@ export class AdminAssignments {
     }
   }
 
-  /** The same rule as for requests (checked both ways, pending requests included), worded for the admin. */
-  private async separationOfDuties(user: DirectoryUser, accessPackage: AccessPackage, heldPackageIds: string[]): Promise<string | undefined> {
-    const { repositories, directory } = this.deps;
-    const pendingIds = (await repositories.requests.listOpenForUser(user.id)).filter((r) => r.type === 'add' || r.type === 'adminAdd').map((r) => r.packageId);
-    const heldOrPending = new Set([...heldPackageIds, ...pendingIds]);
-    const related = await repositories.packages.getMany([...new Set([...heldOrPending, ...accessPackage.incompatibleAccessPackages])]);
-    const byId = new Map(related.map((p) => [p.id, p]));
-    const memberOf = accessPackage.incompatibleGroups.length > 0 ? new Set(await directory.checkMemberGroups(user.id, accessPackage.incompatibleGroups)) : new Set<string>();
-    const result = checkSeparationOfDuties({
-      accessPackage,
-      heldOrPendingPackageIds: heldOrPending,
-      packageNames: new Map(related.map((p) => [p.id, p.displayName])),
-      incompatiblePackagesOf: (id) => byId.get(id)?.incompatibleAccessPackages ?? [],
-      memberOfGroupIds: memberOf,
-    });
+  /** The same rule as for requests (checked both ways, pending requests and the groups packages give included), worded for the admin. */
+  private async separationOfDuties(user: DirectoryUser, accessPackage: AccessPackage): Promise<string | undefined> {
+    const result = await new GrantChecks(this.deps).separationOfDuties(user.id, accessPackage);
     if (result.ok) return undefined;
     const { kind, id } = result.conflict;
-    const other = kind === 'package' ? `have, or have asked for, "${byId.get(id)?.displayName ?? id}"` : `are a member of "${(await directory.getGroup(id))?.displayName ?? id}"`;
+    const name = result.conflictName ?? (kind === 'group' ? (await this.deps.directory.getGroup(id))?.displayName : undefined) ?? id;
+    const other = kind === 'package' ? `have, or have asked for, "${name}"` : `are a member of "${name}"`;
     return `${user.displayName} can't be given "${accessPackage.displayName}": they ${other}, and the two are incompatible (separation of duties).`;
+  }
+
+  /**
+   * What the user holds or has asked for, checked under their claim just before the request is
+   * stored: the form's check ran before the claim, and something may have arrived meanwhile.
+   */
+  private async holdingProblem(user: DirectoryUser, accessPackage: AccessPackage): Promise<{ reason: RefusalReason; message: string } | undefined> {
+    const { repositories } = this.deps;
+    const current = (await repositories.assignments.listActiveForUser(user.id)).find((a) => a.packageId === accessPackage.id);
+    if (current) return { reason: 'alreadyAssigned', message: `${user.displayName} already has "${accessPackage.displayName}" (assignment ${current.id}).` };
+    const open = await repositories.requests.findOpen(user.id, accessPackage.id);
+    if (open) return { reason: 'alreadyRequested', message: openRequestMessage(user.displayName, accessPackage.displayName, open) };
+    const sod = await this.separationOfDuties(user, accessPackage);
+    return sod ? { reason: 'separationOfDuties', message: sod } : undefined;
   }
 
   private async option(policy: Policy): Promise<AssignPolicyOption> {

@@ -5,6 +5,7 @@
 import type { Clock } from '../clock';
 import { utcDay } from '../domain/digest';
 import { formatInstant } from '../domain/lifecycle';
+import type { AccessRequest } from '../domain/model';
 import type { Directory } from '../directory/port';
 import type { Logger } from '../logger';
 import type { NewAuditEvent } from '../store/repositories/audit';
@@ -130,6 +131,40 @@ export class AdminNotices {
       await this.send(card, `config:${operation}:${utcDay(this.deps.clock.now())}`);
     } catch (error) {
       this.log.error({ err: error, operation }, 'could not queue the configuration error notice');
+    }
+  }
+
+  /**
+   * A separation-of-duties conflict found after a request was accepted (at an approval or just
+   * before delivery): the bot ended it and delivered nothing. Admins hear of each one, because
+   * it means access arrived outside the bot (a group joined directly), the catalog's
+   * incompatibilities changed while requests waited, or conflicting requests predate the
+   * per-person claim. Never throws: the request has ended either way.
+   */
+  async separationOfDutiesEnded(event: { request: AccessRequest; packageName: string; userName: string }): Promise<void> {
+    const { request, packageName, userName } = event;
+    const endReason = request.endReason;
+    try {
+      if (!endReason) return;
+      const conflict = endReason.conflict;
+      const what = conflict
+        ? conflict.kind === 'group'
+          ? `${userName} is a member of group "${conflict.displayName ?? conflict.id}" (${conflict.id}), which "${packageName}" lists as incompatible`
+          : `${userName} holds or asked first for "${conflict.displayName ?? conflict.id}" (${conflict.id}), which is incompatible with "${packageName}"`
+        : `${userName} holds access incompatible with "${packageName}"`;
+      const where = endReason.checkedAt === 'approval' ? 'when an approver approved it' : 'just before delivery';
+      const why =
+        conflict?.kind === 'group'
+          ? 'Membership of that group was not given through this package: check who added it (directly in Entra, or another tool).'
+          : 'This happens when the catalog file made the two incompatible after the requests were made, or when conflicting requests predate this check.';
+      const card = notice(
+        `Separation of duties: request ${request.id} ended`,
+        `Request ${request.id} (${packageName} for ${userName}) was ended ${where}: ${what}. Nothing was delivered and the requester has been told. ${why}`,
+        'warning',
+      );
+      await this.send(card, `sod:${request.id}`);
+    } catch (error) {
+      this.log.error({ err: error, requestId: request.id }, 'could not queue the separation-of-duties notice');
     }
   }
 

@@ -4,7 +4,7 @@
 // can't fake a line of the card); FactSet values, which Teams reads as markdown, go through
 // literalText(); the justification and answers keep their lines in TextRuns (messages.ts).
 import { describeExpiry, formatInstant } from '../domain/lifecycle';
-import type { AccessPackage, AccessRequest, Catalog, Decision, Policy } from '../domain/model';
+import type { AccessPackage, AccessRequest, Catalog, Decision, Policy, RequestEndReason } from '../domain/model';
 import type { DirectoryUser } from '../directory/port';
 import { grantedRoles } from './describe';
 import { inlineText, literalText, notice } from './messages';
@@ -26,7 +26,9 @@ export type ApprovalOutcome =
   | { kind: 'pending' }
   | { kind: 'decided'; decision: Decision; approverName: string }
   | { kind: 'timedOut' }
-  | { kind: 'canceled'; byAdministrator?: boolean };
+  | { kind: 'canceled'; byAdministrator?: boolean }
+  /** The bot ended it: a rule checked again no longer held (nobody could grant it any more). */
+  | { kind: 'ended'; endReason: RequestEndReason; personName: string };
 
 /** An admin asked for someone else (adminAdd): the target hears the outcome too. */
 export function onBehalf(context: ApprovalContext): boolean {
@@ -76,6 +78,117 @@ function outcomeText(outcome: ApprovalOutcome): { text: string; color: string } 
       return { text: 'Timed out: nobody decided in time, so the request was denied automatically.', color: 'Warning' };
     case 'canceled':
       return { text: outcome.byAdministrator ? 'Canceled by an administrator.' : 'Canceled by the requester.', color: 'Default' };
+    case 'ended':
+      return { text: `Can't be granted any more: ${ruleReason(outcome.endReason, { name: outcome.personName })}. The request has ended, nothing was delivered, and the requester has been told.`, color: 'Attention' };
+  }
+}
+
+/**
+ * Why a rule checked again stopped a request, as a clause about the person it was for: "you
+ * ..." to them, "Fred Jansen ..." to others.
+ */
+export function ruleReason(endReason: RequestEndReason, person: { you: true } | { name: string }): string {
+  const you = 'you' in person;
+  const who = you ? 'you' : person.name;
+  const has = you ? 'have' : 'has';
+  const is = you ? 'are' : 'is';
+  const whose = you ? 'your' : `${person.name}'s`;
+  const conflictName = endReason.conflict ? (endReason.conflict.displayName !== undefined ? `"${endReason.conflict.displayName}"` : `the ${endReason.conflict.kind} with id "${endReason.conflict.id}"`) : 'another package';
+  switch (endReason.rule) {
+    case 'separationOfDuties':
+      return endReason.conflict?.kind === 'group'
+        ? `${who} ${is} now a member of ${conflictName}, which is incompatible with this package (separation of duties)`
+        : `${who} ${has} ${conflictName} (or asked for it first), which is incompatible with this package (separation of duties)`;
+    case 'notEligible':
+      return `its policy no longer includes ${you ? 'you' : 'them'} (for example, ${who} left the group it is for)`;
+    case 'catalogDisabled':
+      return 'its catalog has been closed for requests';
+    case 'packageDisabled':
+      return 'the package has been closed for new requests';
+    case 'policyDisabled':
+      return 'its policy has been closed for requests';
+    case 'accountDisabled':
+      return `${whose} account is disabled or no longer in the directory`;
+    case 'externalUsersNotAllowed':
+      return 'its catalog no longer accepts guest users';
+  }
+}
+
+/** A short, neutral phrase for lists and states ("my requests", admin views). */
+export function ruleSummary(endReason: RequestEndReason): string {
+  const name = endReason.conflict ? `"${endReason.conflict.displayName ?? endReason.conflict.id}"` : 'other access';
+  switch (endReason.rule) {
+    case 'separationOfDuties':
+      return endReason.conflict?.kind === 'group' ? `conflicts with membership of ${name} (separation of duties)` : `conflicts with ${name} (separation of duties)`;
+    case 'notEligible':
+      return 'its policy no longer includes the person it was for';
+    case 'catalogDisabled':
+      return 'its catalog was closed for requests';
+    case 'packageDisabled':
+      return 'the package was closed for new requests';
+    case 'policyDisabled':
+      return 'its policy was closed for requests';
+    case 'accountDisabled':
+      return 'the account is disabled or gone';
+    case 'externalUsersNotAllowed':
+      return 'its catalog no longer accepts guest users';
+  }
+}
+
+/** Where the check happened, in words. */
+function whenChecked(endReason: RequestEndReason): string {
+  return endReason.checkedAt === 'approval' ? 'when it was approved' : 'just before delivery';
+}
+
+/** What a request the bot ended says to the person reading it: ended, why, what now. */
+export interface EndedRequestInfo {
+  request: AccessRequest;
+  packageName: string;
+  /** The person it was for, when someone else (an admin) asked. */
+  targetName?: string;
+}
+
+/** To the requester: their request ended because a rule no longer holds. */
+export function requestEndedByRule(info: EndedRequestInfo): OutgoingCard {
+  const { request, packageName, targetName } = info;
+  const endReason = request.endReason!;
+  const reason = ruleReason(endReason, targetName !== undefined ? { name: targetName } : { you: true });
+  const next = nextStep(endReason, targetName !== undefined);
+  return notice(
+    `Can't be granted: ${packageName}`,
+    `Request ${request.id}${targetName !== undefined ? ` for ${targetName}` : ''} was checked again ${whenChecked(endReason)} and can no longer be granted: ${reason}. It has ended and nothing was delivered. ${next}`,
+    'warning',
+    [{ title: 'My requests', verb: 'myRequests' }],
+  );
+}
+
+/** To the person an admin asked for. */
+export function targetEndedByRule(info: EndedRequestInfo, adminName: string | undefined): OutgoingCard {
+  const { request, packageName } = info;
+  const endReason = request.endReason!;
+  return notice(
+    `Can't be granted: ${packageName}`,
+    `The access ${adminName ?? 'an administrator'} asked for you (request ${request.id}) can no longer be granted: ${ruleReason(endReason, { you: true })}. It has ended and nothing was delivered. ${nextStep(endReason, false)}`,
+    'warning',
+    [{ title: 'My requests', verb: 'myRequests' }],
+  );
+}
+
+/** The approver's banner when their click found the request could no longer be granted. */
+export function approverEndedByRule(endReason: RequestEndReason, personName: string): string {
+  return `Your approval was not recorded: this request can no longer be granted, because ${ruleReason(endReason, { name: personName })}. It has ended; the requester has been told.`;
+}
+
+function nextStep(endReason: RequestEndReason, forSomeoneElse: boolean): string {
+  switch (endReason.rule) {
+    case 'separationOfDuties':
+      return forSomeoneElse ? 'Remove the conflicting access first if this one is really needed.' : 'If you need this one instead, give the other back first (my access), then request it again.';
+    case 'notEligible':
+      return 'Ask your manager or IT which package fits your role now.';
+    case 'accountDisabled':
+      return 'Ask IT to check the account.';
+    default:
+      return 'Ask IT if it is still needed.';
   }
 }
 

@@ -7,6 +7,7 @@ import {
   type ApprovalContext,
   type ApprovalOutcome,
   approvalCard,
+  approverEndedByRule,
   approverReminder,
   canceledByAdministrator,
   requesterApproved,
@@ -16,11 +17,14 @@ import {
   requesterStageApproved,
   requesterTimedOut,
   onBehalf,
+  ruleReason,
   targetOutcome,
   trackKey,
 } from './approvalMessages';
+import type { AdminNotices } from './adminNotices';
 import type { AdminPolicy } from './admins';
 import type { ServiceDependencies } from './deps';
+import { endByRule, GrantChecks } from './grantChecks';
 import { notice } from './messages';
 import type { Notifications, OutgoingCard } from './notifications';
 import { asId, type Outcome, type Refusal, refuse } from './outcome';
@@ -29,6 +33,8 @@ import { TASK_TYPES } from './workflow';
 export interface ApprovalDependencies extends ServiceDependencies {
   notifications: Notifications;
   admins: AdminPolicy;
+  /** Admins hear of separation-of-duties conflicts found at approval. */
+  adminNotices: Pick<AdminNotices, 'separationOfDutiesEnded'>;
   /** Fraction of the decision time after which undecided approvers get a reminder. */
   reminderFraction?: number;
 }
@@ -53,7 +59,11 @@ const MAX_DECISION_ATTEMPTS = 5;
  * reminders, timeouts and cancellation. Every step is a durable task or a conditional update.
  */
 export class ApprovalService {
-  constructor(private readonly deps: ApprovalDependencies) {}
+  private readonly checks: GrantChecks;
+
+  constructor(private readonly deps: ApprovalDependencies) {
+    this.checks = new GrantChecks(deps);
+  }
 
   /** Task handlers, by task type. */
   taskHandlers(): Record<string, (payload: Record<string, unknown>, attempts: number) => Promise<TaskOutcome>> {
@@ -134,6 +144,9 @@ export class ApprovalService {
         const kind = result.refusal.kind;
         if (kind === 'justificationRequired' || kind === 'justificationTooLong') return { ...refusal, card: approvalCard(context, stageIndex, deadline, { kind: 'pending' }, message) };
         if (kind === 'decided') return { ...refusal, card: approvalCard(context, stageIndex, deadline, { kind: 'decided', decision: result.refusal.decision, approverName: await this.nameOf(result.refusal.decision.approverId) }, message) };
+        if (kind === 'notPending' && result.refusal.state === 'denied' && request.endReason) {
+          return { ...refusal, card: approvalCard(context, stageIndex, deadline, { kind: 'ended', endReason: request.endReason, personName: personNameOf(context) }, message) };
+        }
         if (kind === 'notPending' && (result.refusal.state === 'timedOut' || result.refusal.state === 'canceled')) {
           const ended = result.refusal.state === 'canceled' ? { kind: 'canceled' as const, byAdministrator: canceledByAdministrator(request) } : { kind: 'timedOut' as const };
           return { ...refusal, card: approvalCard(context, stageIndex, deadline, ended, message) };
@@ -142,6 +155,17 @@ export class ApprovalService {
       }
 
       const { decision, next, stages } = result;
+      if (decision.decision === 'approve') {
+        // Each approval checks again what may have changed while the request waited
+        // (separation of duties, eligibility, switches, the account): approving what can no
+        // longer be granted ends it instead, and the approver learns why on the card.
+        const check = await this.checks.recheck(request, context, 'approval');
+        if (!check.ok) {
+          const ended = await endByRule(this.deps, request, 'pendingApproval', check.endReason, { currentStage: stageIndex, updatedAt: request.updatedAt }, { packageName: context.accessPackage.displayName }, approverId);
+          if (!ended) continue; // someone else changed it first: look again
+          return this.endedAnswer({ ...context, request: ended }, stageIndex, approverId, now);
+        }
+      }
       const historyAction = `${decision.decision === 'approve' ? 'approved' : 'denied'} at stage ${stageIndex + 1}`;
       const updated = await this.deps.repositories.requests.transition(
         request.id,
@@ -172,6 +196,18 @@ export class ApprovalService {
       return { ok: true, card, message: decision.decision === 'approve' ? 'Approved.' : 'Denied.' };
     }
     return refuse('stale', 'This request is changing right now. Open the card again in a moment.');
+  }
+
+  /** The clicking approver's answer (and every other approver's card) once a check ended the request. */
+  private async endedAnswer(context: ApprovalContext, stageIndex: number, approverId: string, now: Date): Promise<DecisionAnswer> {
+    const { request, policy } = context;
+    const endReason = request.endReason!;
+    const outcome: ApprovalOutcome = { kind: 'ended', endReason, personName: personNameOf(context) };
+    const stage = request.stages[stageIndex];
+    const deadline = stageDeadline(policy.approval.stages[stageIndex]!, stage?.startedAt ?? now);
+    await this.updateCards(context, stageIndex, outcome, deadline, approverId);
+    const message = approverEndedByRule(endReason, personNameOf(context));
+    return { ...refuse('notAllowed', message), card: approvalCard(context, stageIndex, deadline, outcome, message) };
   }
 
   private async afterDecision(context: ApprovalContext, stageIndex: number, approverName: string): Promise<void> {
@@ -461,6 +497,7 @@ export class ApprovalService {
         return `This request was already ${verb} by ${who} on ${formatInstant(refusal.decision.at)}. Your click changed nothing.`;
       }
       case 'notPending': {
+        if (refusal.state === 'denied' && request.endReason) return `This request was ended by the bot: it could no longer be granted, because ${ruleReason(request.endReason, { name: personNameOf(context) })}. Your click changed nothing.`;
         const what: Record<string, string> = { canceled: canceledByAdministrator(request) ? 'canceled by an administrator' : 'canceled by the requester', timedOut: 'denied automatically because nobody decided in time', denied: 'denied' };
         return `This request was ${what[refusal.state] ?? 'already decided'}. Your click changed nothing.`;
       }
@@ -489,4 +526,10 @@ export class ApprovalService {
       details: { stage: stageIndex, reason: refusal.kind },
     });
   }
+}
+
+/** The person the access is for, by name: approvers decide about them. */
+function personNameOf(context: ApprovalContext): string {
+  const person = onBehalf(context) ? context.target : context.requester;
+  return person?.displayName ?? context.request.targetUserId;
 }

@@ -11,6 +11,7 @@ import { grantKey } from '../store/repositories/grants';
 import type { AdminNotices, DirectoryOperation } from './adminNotices';
 import type { AdminPolicy } from './admins';
 import type { ServiceDependencies } from './deps';
+import { announceEndedByRule, endByRule, GrantChecks } from './grantChecks';
 import { grantedRoles } from './describe';
 import { notice } from './messages';
 import type { Notifications } from './notifications';
@@ -39,6 +40,8 @@ export interface DeliveryDependencies extends ServiceDependencies {
 }
 
 const DONE: TaskOutcome = { status: 'done' };
+/** A delivery that finds the person claimed by another change tries again this soon. */
+const CLAIM_RETRY_MS = 2_000;
 const BACKOFF = { baseMs: 5_000, capMs: 15 * 60_000 };
 
 type RoleTarget = { kind: 'group'; groupId: string; role: 'member' | 'owner' } | { kind: 'appRole'; servicePrincipalId: string; appRoleId: string };
@@ -50,7 +53,11 @@ type RoleTarget = { kind: 'group'; groupId: string; role: 'member' | 'owner' } |
  * (after a crash, or a lost lease) ends in the same directory state.
  */
 export class DeliveryService {
-  constructor(private readonly deps: DeliveryDependencies) {}
+  private readonly checks: GrantChecks;
+
+  constructor(private readonly deps: DeliveryDependencies) {
+    this.checks = new GrantChecks(deps);
+  }
 
   taskHandlers(): Record<string, (payload: Record<string, unknown>, attempts: number) => Promise<TaskOutcome>> {
     return {
@@ -65,6 +72,11 @@ export class DeliveryService {
   async deliver(requestId: string): Promise<TaskOutcome> {
     const { repositories, clock } = this.deps;
     const request = await repositories.requests.get(requestId);
+    if (request?.state === 'denied' && request.endReason?.checkedAt === 'delivery') {
+      // Ended by this step's check in a run that may have died before telling anyone: tell them (keyed, so once).
+      await announceEndedByRule(this.deps, request, (await repositories.packages.get(request.packageId))?.displayName ?? request.packageId);
+      return DONE;
+    }
     if (!request || (request.state !== 'delivering' && request.state !== 'scheduled')) return DONE;
     const accessPackage = await repositories.packages.get(request.packageId);
     const policy = await repositories.policies.get(request.packageId, request.policyId);
@@ -78,9 +90,34 @@ export class DeliveryService {
     const assignmentId = `ASG-${request.id}`;
     // Expiry counts from the actual start (now), unless the requester chose an end date.
     const expiresAt = request.schedule.expiresAt ?? maximumExpiry(policy.lifecycle, now);
-    if (request.schedule.expiresAt && request.schedule.expiresAt.getTime() <= now.getTime() && !(await repositories.assignments.get(assignmentId))) {
+    // A rerun finds the assignment it made: what was checked then stands.
+    const made = await repositories.assignments.get(assignmentId);
+    if (request.schedule.expiresAt && request.schedule.expiresAt.getTime() <= now.getTime() && !made) {
       return this.endedBeforeStart(request, accessPackage.displayName, request.schedule.expiresAt);
     }
+    if (made) return this.startDelivery(request, made);
+    // The last check before anything reaches the directory, under the person's claim (no other
+    // change that can give them access checks or writes meanwhile): separation of duties against
+    // what they hold and their live group memberships, eligibility, switches, their account.
+    const claim = await repositories.personClaims.tryAcquire(request.targetUserId, 'delivery');
+    if (!claim) return { status: 'retry', at: new Date(now.getTime() + CLAIM_RETRY_MS), error: `another change to ${request.targetUserId}'s access is being made` };
+    try {
+      const catalog = await repositories.catalogs.get(accessPackage.catalog);
+      const check = await this.checks.recheck(request, { accessPackage, policy, catalog }, 'delivery');
+      if (!check.ok) {
+        await endByRule(this.deps, request, ['delivering', 'scheduled'], check.endReason, {}, { packageName: accessPackage.displayName });
+        return DONE;
+      }
+      if (!(await repositories.personClaims.renew(claim))) return { status: 'retry', at: now, error: 'the per-person claim was taken over while checking; checking again' };
+      return await this.createAssignment(request, accessPackage, assignmentId, expiresAt, now);
+    } finally {
+      await repositories.personClaims.release(claim);
+    }
+  }
+
+  /** The assignment, audited with its insert (a rerun of this task finds it and audits nothing), then its delivery. */
+  private async createAssignment(request: AccessRequest, accessPackage: AccessPackage, assignmentId: string, expiresAt: Date | undefined, now: Date): Promise<TaskOutcome> {
+    const { repositories } = this.deps;
     const assignment: Assignment = {
       id: assignmentId,
       packageId: request.packageId,
@@ -96,12 +133,18 @@ export class DeliveryService {
       updatedAt: now,
     };
     try {
-      // Audited with the insert: a rerun of this task finds the assignment and audits nothing.
       await repositories.assignments.insert(assignment, { actorId: 'system', action: 'assignment.created', packageId: request.packageId, userId: request.targetUserId, requestId: request.id, assignmentId });
     } catch (error) {
       if (!(error instanceof DuplicateKeyError)) throw error;
     }
-    await repositories.requests.transition(request.id, ['delivering', 'scheduled'], { $set: { state: 'delivering', assignmentId, updatedAt: now } });
+    return this.startDelivery(request, assignment);
+  }
+
+  /** One grant task per resource role (keyed: a rerun queues nothing twice). */
+  private async startDelivery(request: AccessRequest, assignment: Assignment): Promise<TaskOutcome> {
+    const { repositories, clock } = this.deps;
+    const assignmentId = assignment.id;
+    await repositories.requests.transition(request.id, ['delivering', 'scheduled'], { $set: { state: 'delivering', assignmentId, updatedAt: clock.now() } });
     for (let index = 0; index < assignment.roles.length; index++) {
       await repositories.tasks.enqueue({ type: DELIVERY_TASKS.grant, payload: { assignmentId, index }, dedupeKey: `${DELIVERY_TASKS.grant}:${assignmentId}:${index}` });
     }

@@ -11,7 +11,9 @@ export type RefusalReason =
   | 'invalidInput'
   | 'notAllowed'
   | 'stale'
-  | 'tooManyOpenRequests';
+  | 'tooManyOpenRequests'
+  /** Another change to the same person's access is being made at this moment (per-person claim). */
+  | 'busy';
 
 export interface Refusal {
   ok: false;

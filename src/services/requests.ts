@@ -1,14 +1,16 @@
 import { packageAvailability } from '../domain/eligibility';
 import { formatDate, formatInstant } from '../domain/lifecycle';
-import type { AccessRequest, RequestState, RequestType } from '../domain/model';
+import type { AccessPackage, AccessRequest, Policy, RequestState, RequestType } from '../domain/model';
 import { newRequest } from '../domain/newRequest';
 import { validateSubmission } from '../domain/requestRules';
-import { checkSeparationOfDuties } from '../domain/separationOfDuties';
+import type { PersonClaim } from '../store/repositories/personClaims';
 import { AlreadyOpenError } from '../store/repositories/requests';
+import { ruleSummary } from './approvalMessages';
 import type { ServiceDependencies } from './deps';
+import { GrantChecks, stillClaimed, underPersonClaim } from './grantChecks';
 import { readableId } from './ids';
 import { asId, type Outcome, type Refusal, refuse } from './outcome';
-import { isRefusal, loadRequestor } from './requestor';
+import { isRefusal, loadRequestor, type Requestor } from './requestor';
 
 export interface SubmissionData {
   packageId: unknown;
@@ -55,12 +57,12 @@ export class RequestService {
    * hands it over to approval or delivery. A refusal stores nothing.
    */
   async submit(userId: string, data: SubmissionData): Promise<Outcome<{ request: AccessRequest; packageName: string; needsApproval: boolean }>> {
-    const { repositories, directory, clock } = this.deps;
+    const { repositories, directory } = this.deps;
     const packageId = asId(data.packageId);
     const policyId = asId(data.policyId);
     if (!packageId || !policyId) return refuse('invalidInput', 'That form is incomplete or was altered: it does not say which package and policy it is for. Open the package again and resend.');
-    // Before any directory work: a person at the limit costs one indexed count. Two submissions
-    // racing at the limit can both pass (the per-minute limit bounds by how much).
+    // Before any directory work: a person at the limit costs one indexed count. Counted again
+    // under the person's claim, so two submissions racing at the limit can't both pass.
     const tooMany = await this.openRequestLimit(userId);
     if (tooMany) return tooMany;
 
@@ -82,7 +84,20 @@ export class RequestService {
     if (!policy) {
       return refuse('stale', `This form is out of date: its policy no longer applies to you for "${accessPackage.displayName}". Open the package again to get the current form.`);
     }
+    // What the person holds or has asked for is checked, and the request stored, under their
+    // claim: two submissions (or an admin's assignment) at the same moment can't both pass.
+    return underPersonClaim(this.deps, userId, 'request', (claim) => this.submitUnderClaim(userId, data, accessPackage, policy, requestor, claim));
+  }
 
+  private async submitUnderClaim(
+    userId: string,
+    data: SubmissionData,
+    accessPackage: AccessPackage,
+    policy: Policy,
+    requestor: Requestor,
+    claim: PersonClaim,
+  ): Promise<Outcome<{ request: AccessRequest; packageName: string; needsApproval: boolean }>> {
+    const { repositories, clock } = this.deps;
     const active = await repositories.assignments.listActiveForUser(userId);
     const current = active.find((a) => a.packageId === accessPackage.id);
     if (current) {
@@ -92,8 +107,10 @@ export class RequestService {
     const pending = await repositories.requests.findOpen(userId, accessPackage.id);
     if (pending) return refuse('alreadyRequested', alreadyRequestedMessage(accessPackage.displayName, pending));
 
-    const sod = await this.separationOfDuties(userId, accessPackage, active.map((a) => a.packageId), requestor.facts.groupIds);
+    const sod = await new GrantChecks(this.deps).separationOfDuties(userId, accessPackage, undefined, requestor.facts.groupIds);
     if (!sod.ok) return refuse('separationOfDuties', sod.message);
+    const tooMany = await this.openRequestLimit(userId);
+    if (tooMany) return tooMany;
 
     const now = clock.now();
     const validation = validateSubmission({
@@ -123,6 +140,8 @@ export class RequestService {
       state: needsApproval ? 'pendingApproval' : startsLater ? 'scheduled' : 'delivering',
       now,
     });
+    const lost = await stillClaimed(this.deps, claim);
+    if (lost) return lost;
     try {
       await repositories.requests.insert(request, {
         actorId: userId,
@@ -193,27 +212,6 @@ export class RequestService {
     return { ok: true, request: canceled, packageName };
   }
 
-  private async separationOfDuties(userId: string, accessPackage: Parameters<typeof checkSeparationOfDuties>[0]['accessPackage'], heldPackageIds: string[], groupIds: ReadonlySet<string>) {
-    const { repositories, directory } = this.deps;
-    const pendingIds = (await repositories.requests.listOpenForUser(userId)).filter((r) => r.type === 'add' || r.type === 'adminAdd').map((r) => r.packageId);
-    const heldOrPending = new Set([...heldPackageIds, ...pendingIds]);
-    const related = await repositories.packages.getMany([...new Set([...heldOrPending, ...accessPackage.incompatibleAccessPackages])]);
-    const byId = new Map(related.map((p) => [p.id, p]));
-    const groupNames = new Map<string, string>();
-    for (const groupId of accessPackage.incompatibleGroups.filter((g) => groupIds.has(g))) {
-      const group = await directory.getGroup(groupId);
-      if (group) groupNames.set(groupId, group.displayName);
-    }
-    return checkSeparationOfDuties({
-      accessPackage,
-      heldOrPendingPackageIds: heldOrPending,
-      packageNames: new Map(related.map((p) => [p.id, p.displayName])),
-      incompatiblePackagesOf: (id) => byId.get(id)?.incompatibleAccessPackages ?? [],
-      memberOfGroupIds: groupIds,
-      groupNames,
-    });
-  }
-
   private async approverNames(requests: AccessRequest[]): Promise<Map<string, string>> {
     const ids = new Set(requests.flatMap((r) => r.stages.map((s) => s.decision?.approverId).filter((id): id is string => Boolean(id))));
     const names = new Map<string, string>();
@@ -246,6 +244,7 @@ export function describeState(request: AccessRequest, approverNames: ReadonlyMap
     case 'deliveryFailed':
       return 'Delivery failed: IT has been told and will sort it out';
     case 'denied': {
+      if (request.endReason) return `Ended: it can no longer be granted (${ruleSummary(request.endReason)}); nothing was delivered`;
       const decision = [...request.stages].reverse().find((s) => s.decision?.decision === 'deny')?.decision;
       if (!decision) return 'Denied';
       const who = approverNames.get(decision.approverId) ?? 'an approver';

@@ -2,11 +2,12 @@ import type { Directory } from '../../src/directory/port';
 
 type Method = keyof Omit<Directory, 'kind'>;
 
-/** Wraps a directory and makes chosen calls fail, to test retries and give-up. Counts writes. */
+/** Wraps a directory and makes chosen calls fail (or slow, as Graph's round trips are), to test retries and give-up. Counts writes. */
 export class FaultyDirectory implements Directory {
   readonly kind: string;
   readonly calls: { method: Method; args: unknown[] }[] = [];
   private readonly faults: { method: Method; error: () => Error; remaining: number; afterCall: boolean }[] = [];
+  private latency: (() => number) | undefined;
 
   constructor(inner: Directory) {
     this.kind = inner.kind;
@@ -14,6 +15,8 @@ export class FaultyDirectory implements Directory {
       if (method === ('constructor' as Method) || typeof (inner as unknown as Record<string, unknown>)[method] !== 'function') continue;
       (this as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
         this.calls.push({ method, args });
+        const wait = this.latency?.() ?? 0;
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         const fault = this.faults.find((f) => f.method === method && f.remaining > 0);
         if (fault) fault.remaining--;
         if (fault && !fault.afterCall) throw fault.error();
@@ -27,6 +30,11 @@ export class FaultyDirectory implements Directory {
 
   fail(method: Method, error: () => Error, times = 1): void {
     this.faults.push({ method, error, remaining: times, afterCall: false });
+  }
+
+  /** Every call takes `ms()` milliseconds before it reaches the directory (a network round trip). */
+  slowDown(ms: () => number): void {
+    this.latency = ms;
   }
 
   /** The call goes through, then the caller gets an error: as if the process died right after it. */

@@ -8,13 +8,10 @@ import { REPO_ROOT } from './testApp';
 // runs on it as "MongoDB wire double"). A clone without that folder beside it has neither and
 // the MongoDB part is not run, with a note saying so.
 
-/**
- * The double's command: `../shared/mongo-wire` beside the checkout (as CI clones it), or two
- * levels up for a git worktree kept one folder further down.
- */
-export const MONGO_WIRE_CLI =
-  [path.resolve(REPO_ROOT, '..', 'shared', 'mongo-wire', 'cli.mjs'), path.resolve(REPO_ROOT, '..', '..', 'shared', 'mongo-wire', 'cli.mjs')].find((file) => existsSync(file)) ??
-  path.resolve(REPO_ROOT, '..', 'shared', 'mongo-wire', 'cli.mjs');
+// Beside the clone (../shared), or one level further up for a git worktree kept in a folder of
+// worktrees (../../shared); MONGO_WIRE_CLI names it explicitly.
+const MONGO_WIRE_CANDIDATES = [path.resolve(REPO_ROOT, '..', 'shared', 'mongo-wire', 'cli.mjs'), path.resolve(REPO_ROOT, '..', '..', 'shared', 'mongo-wire', 'cli.mjs')];
+export const MONGO_WIRE_CLI = process.env.MONGO_WIRE_CLI?.trim() || (MONGO_WIRE_CANDIDATES.find((candidate) => existsSync(candidate)) ?? MONGO_WIRE_CANDIDATES[0]!);
 
 export interface MongoTarget {
   /** A connection string without a database name: callers pick one per test. */

@@ -1,5 +1,5 @@
-import { checkSeparationOfDuties, type SeparationOfDutiesInput } from '../../src/domain/separationOfDuties';
-import { makePackage } from '../support/domainFixtures';
+import { checkSeparationOfDuties, groupsGrantedByPackage, type SeparationOfDutiesInput } from '../../src/domain/separationOfDuties';
+import { makeCatalog, makePackage } from '../support/domainFixtures';
 
 const names = new Map([
   ['accounting', 'Accounting'],
@@ -153,5 +153,59 @@ describe('checkSeparationOfDuties', () => {
       input({ accessPackage: makePackage({ incompatibleGroups: ['executives'] }), memberOfGroupIds: new Set(['finance-staff']) }),
     );
     expect(result).toEqual({ ok: true });
+  });
+
+  describe('groups that held or pending packages give (both ways)', () => {
+    // "audit" excludes group g-ledger; "ledger" gives g-ledger; "treasury" excludes g-audit, which "audit" gives.
+    const granted: Record<string, string[]> = { ledger: ['g-ledger'], audit: ['g-audit'], payroll: ['g-payroll'] };
+    const excluded: Record<string, string[]> = { treasury: ['g-audit'] };
+    const withGroups = (overrides: Partial<SeparationOfDutiesInput>) =>
+      input({ groupsGrantedBy: (id) => granted[id] ?? [], incompatibleGroupsOf: (id) => excluded[id] ?? [], packageNames: new Map([['ledger', 'Ledger'], ['treasury', 'Treasury']]), ...overrides });
+
+    it('refuses a package whose incompatible group a pending package will give (not in the directory yet)', () => {
+      const result = checkSeparationOfDuties(withGroups({ accessPackage: makePackage({ id: 'audit', displayName: 'Audit', incompatibleGroups: ['g-ledger'] }), heldOrPendingPackageIds: new Set(['ledger']) }));
+      expect(result).toEqual({
+        ok: false,
+        message: `You can't request "Audit" while you have "Ledger": the two are incompatible (separation of duties).`,
+        conflict: { kind: 'package', id: 'ledger' },
+      });
+    });
+
+    it('refuses a package that gives a group a held package excludes (the reverse)', () => {
+      const result = checkSeparationOfDuties(withGroups({ accessPackage: makePackage({ id: 'audit', displayName: 'Audit' }), heldOrPendingPackageIds: new Set(['treasury']) }));
+      expect(result).toMatchObject({ ok: false, conflict: { kind: 'package', id: 'treasury' } });
+    });
+
+    it('prefers a live membership (a group) over a package that will give it', () => {
+      const result = checkSeparationOfDuties(
+        withGroups({ accessPackage: makePackage({ id: 'audit', incompatibleGroups: ['g-ledger'] }), heldOrPendingPackageIds: new Set(['ledger']), memberOfGroupIds: new Set(['g-ledger']) }),
+      );
+      expect(result).toMatchObject({ conflict: { kind: 'group', id: 'g-ledger' } });
+    });
+
+    it('passes when the groups involved are unrelated, and without the group facts at all', () => {
+      expect(checkSeparationOfDuties(withGroups({ accessPackage: makePackage({ id: 'audit', incompatibleGroups: ['g-ledger'] }), heldOrPendingPackageIds: new Set(['payroll']) }))).toEqual({ ok: true });
+      expect(checkSeparationOfDuties(input({ accessPackage: makePackage({ id: 'audit', incompatibleGroups: ['g-ledger'] }), heldOrPendingPackageIds: new Set(['ledger']) }))).toEqual({ ok: true });
+    });
+
+    it("ignores the package's own groups (holding it again is another rule)", () => {
+      const result = checkSeparationOfDuties(withGroups({ accessPackage: makePackage({ id: 'ledger', incompatibleGroups: ['g-ledger'] }), heldOrPendingPackageIds: new Set(['ledger']) }));
+      expect(result).toEqual({ ok: true });
+    });
+  });
+
+  describe('groupsGrantedByPackage', () => {
+    it('lists the group and site resources of the package (by object id), not applications', () => {
+      const catalog = makeCatalog({
+        resources: [
+          { id: 'team', type: 'group', originId: 'g-team', displayName: 'Team', roles: [] },
+          { id: 'site', type: 'sharePointSite', originId: 'g-site', displayName: 'Site', roles: [] },
+          { id: 'app', type: 'application', originId: 'sp-app', displayName: 'App', roles: [{ id: 'r', displayName: 'User' }] },
+        ],
+      });
+      const pkg = makePackage({ resourceRoles: [{ resource: 'team', role: 'owner' }, { resource: 'site', role: 'member' }, { resource: 'app', role: 'r' }, { resource: 'team', role: 'member' }] });
+      expect(groupsGrantedByPackage(pkg, catalog)).toEqual(['g-team', 'g-site']);
+      expect(groupsGrantedByPackage(pkg, null)).toEqual([]);
+    });
   });
 });

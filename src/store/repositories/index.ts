@@ -7,6 +7,7 @@ import { ExportRepository } from './exports';
 import { ConversationReferenceRepository } from './conversationReferences';
 import { GrantRepository } from './grants';
 import { PackageRepository } from './packages';
+import { PersonClaimRepository } from './personClaims';
 import { PolicyRepository } from './policies';
 import { RequestRepository } from './requests';
 import { SentCardRepository } from './sentCards';
@@ -26,6 +27,8 @@ export interface Repositories {
   sentCards: SentCardRepository;
   settings: SettingsRepository;
   exports: ExportRepository;
+  /** Per-person claims serialising what can give one person access (separation of duties). */
+  personClaims: PersonClaimRepository;
 }
 
 /** Builds every repository on one store and creates their indexes. */
@@ -46,6 +49,7 @@ export async function openRepositories(store: DocumentStore, clock: Clock): Prom
     sentCards: new SentCardRepository(store, now),
     settings: new SettingsRepository(store, now),
     exports: new ExportRepository(store),
+    personClaims: new PersonClaimRepository(store, now),
   };
   for (const repository of Object.values(repositories)) await repository.init();
   return repositories;
