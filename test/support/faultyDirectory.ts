@@ -56,4 +56,7 @@ export class FaultyDirectory implements Directory {
   listAppRoleAssignments!: Directory['listAppRoleAssignments'];
   addAppRoleAssignment!: Directory['addAppRoleAssignment'];
   removeAppRoleAssignment!: Directory['removeAppRoleAssignment'];
+  listDirectoryRoleAssignments!: Directory['listDirectoryRoleAssignments'];
+  addDirectoryRoleAssignment!: Directory['addDirectoryRoleAssignment'];
+  removeDirectoryRoleAssignment!: Directory['removeDirectoryRoleAssignment'];
 }
