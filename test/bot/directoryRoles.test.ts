@@ -1,4 +1,3 @@
-import { applyCatalog } from '../../src/catalog/applyCatalog';
 import { formatCatalogError, parseCatalogFile } from '../../src/catalog/catalogFile';
 import { LocalDirectory } from '../../src/directory/localDirectory';
 import { DirectoryError } from '../../src/directory/port';
