@@ -229,6 +229,21 @@ describe('Entra directory roles (TestAdapter, local directory)', () => {
     expect((await h.repositories.audit.query({ userId: 'u-fred' })).filter((e) => e.action === 'delivery.failed')).toHaveLength(2);
   });
 
+  it('a step that keeps failing with an unexpected error is given up after the attempt budget, so the delivery still ends', async () => {
+    await open();
+    directory.fail('listDirectoryRoleAssignments', () => new TypeError("Cannot read properties of undefined (reading 'id')"), 100);
+    const request = await requested(fred, 'reports');
+    expect(request.state).toBe('delivering');
+    for (let i = 0; i < 6; i++) {
+      h.clock.advance(2 * MINUTE);
+      await drain();
+    }
+    expect((await h.repositories.requests.get(request.id))!.state).toBe('deliveryFailed');
+    expect((await h.repositories.assignments.get(request.assignmentId!))!.roles[0]!.error).toBe("unexpected error: Cannot read properties of undefined (reading 'id')");
+    expect(directory.count('listDirectoryRoleAssignments')).toBe(5); // the harness's attempt budget
+    expect((await notices('u-fred')).map((n) => n.title)).toContain("Couldn't deliver: Reports (30 minutes)");
+  });
+
   it('a request whose package vanished before delivery ends deliveryFailed, and the requester and admins are told', async () => {
     await open();
     await press(fred, 'submitRequest', { packageId: 'reports', policyId: 'all' });
