@@ -477,6 +477,25 @@ export class DeliveryService {
         ? `Your access to "${name}" has ended; ${failed} item(s) could not be removed yet and IT has been told.${what}`
         : `Your access to "${name}" has ${reason === 'expired' ? 'expired' : 'been removed'}.${what || ' Access you had before, or that another package gives you, stays.'}`;
     await notifications.send(assignment.userId, notice(reason === 'expired' ? `Expired: ${name}` : `Removed: ${name}`, message, 'info', [{ title: 'Browse packages', verb: 'packages' }]), { key: `ended:${assignmentId}` });
+    if (failed > 0) await this.tellAdminsRemovalFailed(assignment, name, accessPackage ? grantedRoles(accessPackage, catalog) : []);
+  }
+
+  /**
+   * Access that should have ended is still in the directory (an Entra role past its expiry is the
+   * case that matters most): admins hear it at once, as the requester was promised.
+   */
+  private async tellAdminsRemovalFailed(assignment: Assignment, packageName: string, names: { resource: string; role: string }[]): Promise<void> {
+    const user = (await this.deps.directory.getUser(assignment.userId))?.displayName ?? assignment.userId;
+    const failed = assignment.roles.map((r, i) => ({ r, label: names[i] ? `${names[i]!.resource} (${names[i]!.role})` : `${r.resource} (${r.role})` })).filter(({ r }) => r.state === 'failed');
+    const errors = [...new Set(failed.map(({ r }) => r.error ?? 'unknown error'))];
+    await this.deps.adminNotices.send(
+      notice(
+        `Removal failed: ${packageName} for ${user}`,
+        `Still in the directory: ${failed.map((f) => f.label).join(', ')}. Reason: ${errors.join('; ')}. Assignment ${assignment.id} has ended. Take it away in Microsoft Entra, or fix the cause; reconcile lists what is still held.`,
+        'error',
+      ),
+      `removalFailed:${assignment.id}`,
+    );
   }
 
   /**

@@ -189,6 +189,23 @@ describe('Entra directory roles (TestAdapter, local directory)', () => {
     expect((await notices('u-fred')).map((n) => n.title)).toContain("Couldn't deliver: Reports (30 minutes)");
   });
 
+  it('a role that cannot be removed at expiry is reported to admins at once: the user keeps an Entra role they should not', async () => {
+    await open();
+    const request = await requested(fred, 'reports');
+    directory.fail('listDirectoryRoleAssignments', () => new DirectoryError('forbidden', 'Graph refused (403 Authorization_RequestDenied); the app needs the RoleManagement.ReadWrite.Directory application permission with admin consent'), 100);
+    h.clock.advance(30 * MINUTE);
+    await h.lifecycle.run();
+    await drain();
+    const assignment = (await h.repositories.assignments.get(request.assignmentId!))!;
+    expect(assignment.state).toBe('expired');
+    expect(assignment.roles[0]!.state).toBe('failed');
+    expect(await hasRole('u-fred', REPORTS_READER)).toBe(true);
+    const toAdmin = await notices(ADMIN);
+    expect(toAdmin.map((n) => n.title).sort()).toEqual(['Configuration error: removing Entra roles', 'Removal failed: Reports (30 minutes) for Fred Jansen']);
+    expect(toAdmin.find((n) => n.title.startsWith('Removal failed'))!.message).toContain('Still in the directory: Reports Reader (Entra role).');
+    expect((await notices('u-fred')).find((n) => n.title === 'Expired: Reports (30 minutes)')?.message).toContain('could not be removed yet and IT has been told');
+  });
+
   it('never assigns a privileged role unless ALLOW_PRIVILEGED_ROLES=true, even from a catalog another instance applied', async () => {
     await open();
     const request = await requested(fred, 'intune');
