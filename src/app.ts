@@ -70,7 +70,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const clock = overrides.clock ?? systemClock;
 
   // Validate the catalog before touching the store: a bad file changes nothing.
-  const catalog = await loadCatalogFile(config.catalogFile);
+  const catalog = await loadCatalogFile(config.catalogFile, { allowPrivilegedRoles: config.delivery.allowPrivilegedRoles });
   if (!catalog.ok) {
     throw new StartupError(
       [`The catalog file ${config.catalogFile} is invalid (${catalog.errors.length} error(s)):`, ...catalog.errors.map(formatCatalogError)].join('\n'),

@@ -71,6 +71,11 @@ export interface BotInput {
     /** Directory writes per second (Graph allows about 3,000 per 150 s per app and tenant). */
     writesPerSecond: number;
     maxAttempts: number;
+    /**
+     * ALLOW_PRIVILEGED_ROLES: the catalog may offer, and delivery may assign, privileged Entra
+     * roles. Default false: refused by "apply catalog" and before every grant.
+     */
+    allowPrivilegedRoles?: boolean;
     /** Time source for pacing (tests use virtual time so nothing sleeps). */
     pacing?: { now: () => number; sleep: (ms: number) => Promise<void> };
   };
@@ -116,6 +121,7 @@ export function buildBot(input: BotInput): BotGraph {
     pace: () => writes.pace(),
     throttled: (retryAfterMs) => writes.throttled(retryAfterMs),
     maxAttempts: input.delivery.maxAttempts,
+    allowPrivilegedRoles: input.delivery.allowPrivilegedRoles ?? false,
   });
   const access = new AccessService(services);
   const lifecycle = new LifecycleService({
@@ -171,7 +177,7 @@ function adminChangeCommands(input: BotInput, services: ServiceDependencies, adm
     {
       assignments: new AdminAssignments({ ...services, notifications, gate }),
       changes: new AdminChanges({ ...services, notifications, gate }),
-      catalog: new AdminCatalog({ ...services, gate, catalogFile: input.catalogFile ?? '' }),
+      catalog: new AdminCatalog({ ...services, gate, catalogFile: input.catalogFile ?? '', catalogRules: { allowPrivilegedRoles: input.delivery.allowPrivilegedRoles ?? false } }),
     },
     cards,
     input.clock,

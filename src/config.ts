@@ -34,6 +34,11 @@ export interface Config {
     writesPerSecond: number;
     /** Attempts per resource role before it is reported failed. */
     maxAttempts: number;
+    /**
+     * Whether the catalog may offer, and delivery may assign, privileged Entra roles (Global
+     * Administrator and the others Microsoft labels privileged). Off by default.
+     */
+    allowPrivilegedRoles: boolean;
   };
   lifecycle: {
     /** How long before expiry users are warned (ISO 8601 durations), largest first. */
@@ -266,6 +271,14 @@ function signingKey(env: Env): { signingKey?: Secret } {
   return { signingKey: new Secret(raw) };
 }
 
+/**
+ * ALLOW_PRIVILEGED_ROLES on its own, for `npm run catalog` (which validates the file as the bot
+ * would without needing the bot's other settings).
+ */
+export function allowPrivilegedRoles(env: Env): boolean {
+  return flag(env, 'ALLOW_PRIVILEGED_ROLES');
+}
+
 function flag(env: Env, name: string): boolean {
   const raw = text(env, name);
   if (raw === undefined) return false;
@@ -377,6 +390,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     delivery: {
       writesPerSecond: integer(env, 'GRAPH_WRITES_PER_SECOND', 18, 1, 1000),
       maxAttempts: integer(env, 'DELIVERY_MAX_ATTEMPTS', 10, 1, 100),
+      allowPrivilegedRoles: allowPrivilegedRoles(env),
     },
     lifecycle: {
       warningOffsets: durationList(env, 'EXPIRY_WARNINGS', ['P14D', 'P1D', 'PT15M']),

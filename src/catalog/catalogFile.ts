@@ -7,18 +7,19 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { buildDefinition, type CatalogDefinition, type ParsedFile, type ParsedPackage } from './crossChecks';
+import { buildDefinition, type CatalogDefinition, type CatalogRules, DEFAULT_CATALOG_RULES, type ParsedFile, type ParsedPackage } from './crossChecks';
 import { type CatalogError, compareErrors, formatPath, type Parsed, type Path, type UnlocatedError } from './errors';
 import type { ParsedPolicy } from './policyRules';
 import { locatePath, positionOf } from '../yamlLocation';
 import { catalogSchema, fileSchema, packageSchema, parseAt, policySchema, policySections, questionSchema, resourceRoleSchema, resourceSchema } from './schema';
 
-export type { CatalogDefinition } from './crossChecks';
+export { type CatalogDefinition, type CatalogRules, DEFAULT_CATALOG_RULES } from './crossChecks';
 export { type CatalogError, formatCatalogError } from './errors';
 
 export type CatalogFileResult = { ok: true; catalog: CatalogDefinition } | { ok: false; errors: CatalogError[] };
 
-export function parseCatalogFile(text: string, fileName: string): CatalogFileResult {
+/** `rules`: what the deployment allows (ALLOW_PRIVILEGED_ROLES); refusing privileged roles when not given. */
+export function parseCatalogFile(text: string, fileName: string, rules: CatalogRules = DEFAULT_CATALOG_RULES): CatalogFileResult {
   const lineCounter = new LineCounter();
   // prettyErrors off: we add the position ourselves, in the same format as every other error.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
@@ -45,20 +46,20 @@ export function parseCatalogFile(text: string, fileName: string): CatalogFileRes
 
   const { parsed, errors } = parseEntities(data);
   if (!parsed) return { ok: false, errors: locate(errors) };
-  const built = buildDefinition(parsed);
+  const built = buildDefinition(parsed, rules);
   const all = locate([...errors, ...built.errors]).sort(compareErrors);
   return all.length === 0 ? { ok: true, catalog: built.definition } : { ok: false, errors: all };
 }
 
 /** Reads and parses the file at `path`; an unreadable file is reported like any other error. */
-export async function loadCatalogFile(path: string): Promise<CatalogFileResult> {
+export async function loadCatalogFile(path: string, rules: CatalogRules = DEFAULT_CATALOG_RULES): Promise<CatalogFileResult> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
     return { ok: false, errors: [{ file: path, path: '', message: readErrorMessage(error) }] };
   }
-  return parseCatalogFile(text, path);
+  return parseCatalogFile(text, path, rules);
 }
 
 /** One line for the CLI and logs: "1 catalog, 2 packages, 3 policies". */

@@ -1,13 +1,14 @@
 // `npm run catalog -- validate FILE` and `npm run catalog -- apply FILE [--dry-run]`.
 // `main` takes its arguments, environment and output explicitly so tests can drive it.
 
+import { allowPrivilegedRoles, ConfigError } from '../config';
 import { openStore } from '../store/openStore';
 import type { DocumentStore } from '../store/port';
 import { systemClock } from '../clock';
 import { settlePendingAudit } from '../services/recovery';
 import { openRepositories } from '../store/repositories';
 import { applyCatalog, formatApplyReport } from './applyCatalog';
-import { type CatalogFileResult, formatCatalogError, loadCatalogFile, summarizeDefinition } from './catalogFile';
+import { type CatalogFileResult, type CatalogRules, formatCatalogError, loadCatalogFile, summarizeDefinition } from './catalogFile';
 
 export interface CliIo {
   out(line: string): void;
@@ -29,6 +30,8 @@ export const USAGE = [
   '  apply     validate FILE, then create/update/delete catalogs, packages and policies in the store',
   '            (MONGODB_URI if set, else the embedded store in DATA_DIR, default ./data)',
   '  --dry-run report what apply would change without writing anything',
+  '',
+  '  ALLOW_PRIVILEGED_ROLES=true accepts privileged Entra roles, as it does for the bot',
 ].join('\n');
 
 const EXIT_OK = 0;
@@ -51,7 +54,16 @@ export async function main(argv: readonly string[], env: CliEnv, io: CliIo, deps
     return EXIT_USAGE;
   }
 
-  const result = await loadCatalogFile(parsed.file);
+  // The same rules the bot applies at start-up, so a file valid here is valid there.
+  let rules: CatalogRules;
+  try {
+    rules = { allowPrivilegedRoles: allowPrivilegedRoles(env) };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    io.err(error.message);
+    return EXIT_USAGE;
+  }
+  const result = await loadCatalogFile(parsed.file, rules);
   if (!reportValidation(result, parsed.file, io)) return EXIT_INVALID;
   if (parsed.verb === 'validate') return EXIT_OK;
 

@@ -2,6 +2,7 @@
 // their resolution), and the conversion of the parsed file into domain objects with every
 // default applied; each policy's own rules are in policyRules.ts. Pure: data in, data out.
 
+import { privilegedRoleName } from '../domain/directoryRoles';
 import type { AccessPackage, Catalog, Policy, Resource, ResourceRoleDefinition, ResourceRoleRef } from '../domain/model';
 import { checkNoRepeats, formatPath, type Parsed, type Path, type Report, type UnlocatedError } from './errors';
 import { buildPolicy, type ParsedPolicy } from './policyRules';
@@ -34,13 +35,28 @@ export interface ParsedPackage {
   policies: ParsedPolicy[];
 }
 
+/** Settings that decide what the file may contain (the rest of the rules are fixed). */
+export interface CatalogRules {
+  /**
+   * Whether resources may be privileged Entra roles (ALLOW_PRIVILEGED_ROLES, default false):
+   * Global Administrator and the others Microsoft labels privileged (domain/directoryRoles.ts).
+   */
+  allowPrivilegedRoles: boolean;
+}
+
+/** A directory role resource's one role, unless the file names it otherwise. */
+const DIRECTORY_ROLE_NAME = 'Entra role';
+
+/** The safe default: privileged roles refused. */
+export const DEFAULT_CATALOG_RULES: CatalogRules = { allowPrivilegedRoles: false };
+
 /** Group and site roles (a site's roles are those of its Microsoft 365 group). */
 const MEMBERSHIP_ROLES: readonly ResourceRoleDefinition[] = [
   { id: 'member', displayName: 'Member' },
   { id: 'owner', displayName: 'Owner' },
 ];
 
-export function buildDefinition(file: ParsedFile): { definition: CatalogDefinition; errors: UnlocatedError[] } {
+export function buildDefinition(file: ParsedFile, rules: CatalogRules = DEFAULT_CATALOG_RULES): { definition: CatalogDefinition; errors: UnlocatedError[] } {
   const errors: UnlocatedError[] = [];
   const report = (path: Path, message: string) => errors.push({ path, message });
   const rawCatalogs = file.catalogs.map((c) => c.raw);
@@ -63,7 +79,7 @@ export function buildDefinition(file: ParsedFile): { definition: CatalogDefiniti
 
   const catalogs: Catalog[] = [];
   for (const entry of file.catalogs) {
-    const resources = buildResources(entry.resources, report);
+    const resources = buildResources(entry.resources, rules, report);
     const id = idOf(entry.raw);
     if (id !== undefined && !known.resourcesByCatalog.has(id)) {
       known.resourcesByCatalog.set(id, { resources, listedIds: idsOf(listField(entry.raw, 'resources')) });
@@ -134,7 +150,7 @@ function buildCatalog(value: CatalogInput, resources: Resource[]): Catalog {
   };
 }
 
-function buildResources(parsed: Parsed<ResourceInput>[], report: Report): Resource[] {
+function buildResources(parsed: Parsed<ResourceInput>[], rules: CatalogRules, report: Report): Resource[] {
   const origins = new Map<string, string>();
   return parsed.map(({ value, path }) => {
     // The same directory object twice would make two packages look different while
@@ -143,12 +159,19 @@ function buildResources(parsed: Parsed<ResourceInput>[], report: Report): Resour
     const earlier = origins.get(origin);
     if (earlier !== undefined) report([...path, 'originId'], `${value.type} '${value.originId}' is already in this catalog as resource '${earlier}'`);
     else origins.set(origin, value.id);
-    return buildResource(value, path, report);
+    return buildResource(value, path, rules, report);
   });
 }
 
-function buildResource(resource: ResourceInput, path: Path, report: Report): Resource {
+function buildResource(resource: ResourceInput, path: Path, rules: CatalogRules, report: Report): Resource {
   const roles = resourceRoles(resource, path, report);
+  const privileged = resource.type === 'directoryRole' ? privilegedRoleName(resource.originId) : undefined;
+  if (privileged !== undefined && !rules.allowPrivilegedRoles) {
+    report(
+      [...path, 'originId'],
+      `'${privileged}' (${resource.originId}) is a privileged Entra role, which the bot does not deliver unless ALLOW_PRIVILEGED_ROLES=true (docs/deployment.md); offer a less privileged role, or manage this one in Privileged Identity Management`,
+    );
+  }
   checkNoRepeats(roles.map((r) => r.id), [...path, 'roles'], 'role id', report);
   // Packages may name a role by its display name, so two roles must not share one.
   checkNoRepeats(roles.map((r) => r.displayName.toLowerCase()), [...path, 'roles'], 'role displayName', report);
@@ -162,7 +185,7 @@ function buildResource(resource: ResourceInput, path: Path, report: Report): Res
   };
 }
 
-/** Declared roles, or the type's default: member/owner for groups and sites, the role itself for a directory role. */
+/** Declared roles, or the type's default: member/owner for groups and sites, the role itself ("Entra role") for a directory role. */
 function resourceRoles(resource: ResourceInput, path: Path, report: Report): ResourceRoleDefinition[] {
   const declared = resource.roles?.map((r) => ({ id: r.id, displayName: r.displayName }));
   switch (resource.type) {
@@ -182,9 +205,16 @@ function resourceRoles(resource: ResourceInput, path: Path, report: Report): Res
       }
       return declared.map((role) => ({ id: role.id, displayName: role.displayName ?? role.id }));
     case 'directoryRole':
-      if (declared === undefined) return [{ id: resource.originId, displayName: resource.displayName }];
-      if (declared.length !== 1) report([...path, 'roles'], 'a directoryRole resource has exactly one role: the role definition');
-      return declared.map((role) => ({ id: role.id, displayName: role.displayName ?? resource.displayName }));
+      // Delivered as an assignment of the role definition named by originId: there is no other role to give.
+      // Named for what it is, as "Member" is for a group: people read "Reports Reader (Entra role)".
+      if (declared === undefined) return [{ id: resource.originId, displayName: DIRECTORY_ROLE_NAME }];
+      if (declared.length !== 1) report([...path, 'roles'], `a directoryRole resource has exactly one role, its role definition '${resource.originId}' (the originId); leave roles out to use it`);
+      return declared.map((role, k) => {
+        if (declared.length === 1 && role.id.toLowerCase() !== resource.originId.toLowerCase()) {
+          report([...path, 'roles', k], `a directoryRole resource's one role is its role definition '${resource.originId}' (the originId), not '${role.id}'; leave roles out, or declare { id: ${resource.originId} }`);
+        }
+        return { id: role.id, displayName: role.displayName ?? DIRECTORY_ROLE_NAME };
+      });
   }
 }
 

@@ -1,5 +1,6 @@
 // The local directory file (LOCAL_DIRECTORY_FILE, DESIGN.md §5): users, groups with nested
-// members, service principals with app roles and managers, standing in for Entra ID when
+// members, service principals with app roles, managers, and Entra directory roles with the
+// users who hold them, standing in for Entra ID when
 // the bot runs without Graph credentials. Example: examples/directory.yaml.
 //
 // Validation runs in three passes, each collecting every error it finds so an admin can fix
@@ -68,16 +69,34 @@ const servicePrincipalSchema = z.strictObject({
   appRoleAssignments: z.array(appRoleAssignmentSchema).default([]),
 });
 
+const directoryRoleAssignmentSchema = z.strictObject({
+  /** Optional: when absent a stable id is derived (see roleAssignmentIdFor). */
+  id: id.optional(),
+  /** A user id: the user holds the role at tenant scope ("/"). */
+  principalId: id,
+});
+
+/** An Entra role definition (Graph's unifiedRoleDefinition) and its tenant-wide assignments. */
+const directoryRoleSchema = z.strictObject({
+  /** The role definition id: a built-in role's template id (the same in every tenant), or a custom role's id. */
+  id,
+  displayName: text,
+  description: text.optional(),
+  assignments: z.array(directoryRoleAssignmentSchema).default([]),
+});
+
 export const directoryFileSchema = z.strictObject({
   users: z.array(userSchema).default([]),
   groups: z.array(groupSchema).default([]),
   servicePrincipals: z.array(servicePrincipalSchema).default([]),
+  directoryRoles: z.array(directoryRoleSchema).default([]),
 });
 
 export type DirectoryFile = z.output<typeof directoryFileSchema>;
 export type DirectoryFileUser = DirectoryFile['users'][number];
 export type DirectoryFileGroup = DirectoryFile['groups'][number];
 export type DirectoryFileServicePrincipal = DirectoryFile['servicePrincipals'][number];
+export type DirectoryFileRole = DirectoryFile['directoryRoles'][number];
 
 // ---------------------------------------------------------------------------------------
 // Errors
@@ -155,6 +174,15 @@ export function assignmentIdFor(servicePrincipalId: string, principalId: string,
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
+/**
+ * The id of a role assignment given in the file without one, and of every role assignment the
+ * local directory makes. Derived from what it assigns (a user holds a role at tenant scope at
+ * most once), shaped like Graph's: 43 base64url characters and a "-1" suffix.
+ */
+export function roleAssignmentIdFor(roleDefinitionId: string, principalId: string): string {
+  return `${createHash('sha256').update(`role\n${roleDefinitionId}\n${principalId}`).digest('base64url').slice(0, 43)}-1`;
+}
+
 // ---------------------------------------------------------------------------------------
 // Reference checks
 
@@ -166,6 +194,7 @@ function checkReferences(file: DirectoryFile): UnlocatedIssue[] {
     ...checkGroups(file),
     ...findGroupCycles(file),
     ...checkServicePrincipals(file),
+    ...checkDirectoryRoles(file),
   ];
 }
 
@@ -298,6 +327,24 @@ function checkServicePrincipals(file: DirectoryFile): UnlocatedIssue[] {
       if (seen.has(key)) issues.push({ path, message: `'${a.principalId}' is assigned '${a.appRoleId}' twice` });
       seen.add(key);
     });
+  });
+  return issues;
+}
+
+function checkDirectoryRoles(file: DirectoryFile): UnlocatedIssue[] {
+  const userIds = new Set(file.users.map((u) => u.id));
+  const issues: UnlocatedIssue[] = [];
+  const firstSeen = new Map<string, number>();
+  file.directoryRoles.forEach((role, ri) => {
+    // Role definition ids are GUIDs in Entra, compared without regard to case.
+    const key = role.id.toLowerCase();
+    const earlier = firstSeen.get(key);
+    if (earlier === undefined) firstSeen.set(key, ri);
+    else issues.push({ path: ['directoryRoles', ri, 'id'], message: `duplicate role definition id '${role.id}' (already used by directoryRoles[${earlier}])` });
+    checkList(role.assignments.map((a) => a.principalId), ['directoryRoles', ri, 'assignments'], 'principal', issues, (ref) =>
+      // Role-assignable groups can hold roles in Entra, but delivery only reads users' own assignments.
+      userIds.has(ref) ? undefined : `unknown user '${ref}': a role is assigned to user ids here${describeOther(file, ref)}`,
+    );
   });
   return issues;
 }

@@ -40,6 +40,24 @@
 //                       object" = alreadyPresent with the existing assignment
 // - removeAppRoleAssignment
 //                       DELETE /servicePrincipals/{sp}/appRoleAssignedTo/{id}; 404 = notPresent
+// - listDirectoryRoleAssignments
+//                       GET /roleManagement/directory/roleAssignments?$filter=principalId eq '{user}'
+//                       and roleDefinitionId eq '{role}' (rbacapplication-list-roleassignments),
+//                       keeping tenant-wide ones (directoryScopeId "/"); batched with GET /users/{user}
+//                       and GET /roleManagement/directory/roleDefinitions/{role}, because the filter
+//                       answers an empty list for an unknown user or role where the local directory
+//                       says `notFound`
+// - addDirectoryRoleAssignment
+//                       POST /roleManagement/directory/roleAssignments {principalId, roleDefinitionId,
+//                       directoryScopeId: "/"} (rbacapplication-post-roleassignments): an active,
+//                       permanent assignment (the bot's own expiry removes it); 400 Request_BadRequest
+//                       "A conflicting object with one or more of the specified property values is
+//                       present in the directory." = alreadyPresent (Graph's answer to a duplicate, as
+//                       seen in dod-ccpo/atat#1554); 404 = the user or role definition is missing
+// - removeDirectoryRoleAssignment
+//                       DELETE /roleManagement/directory/roleAssignments/{id}; 404 = notPresent
+// Role management needs RoleManagement.ReadWrite.Directory (high privilege: only when the catalog
+// has directoryRole resources; docs/deployment.md).
 
 import type { TokenCredential } from '@azure/identity';
 import type { Client, GraphRequest } from '@microsoft/microsoft-graph-client';
@@ -54,6 +72,7 @@ import {
   type Directory,
   type DirectoryGroup,
   DirectoryError,
+  type DirectoryRoleAssignment,
   type DirectoryUser,
   type GroupRole,
   type RemoveOutcome,
@@ -79,7 +98,13 @@ const PERMISSION = {
   writeOwners: 'Group.ReadWrite.All',
   readAssignments: 'AppRoleAssignment.ReadWrite.All',
   writeAssignments: 'AppRoleAssignment.ReadWrite.All and Application.Read.All',
+  // Reading alone would do with RoleManagement.Read.Directory, but delivery needs the write one anyway.
+  roleManagement: 'RoleManagement.ReadWrite.Directory',
 } as const;
+
+const ROLE_ASSIGNMENTS = '/roleManagement/directory/roleAssignments';
+/** The only scope the bot assigns roles at: the whole tenant. */
+const TENANT_SCOPE = '/';
 
 const USER_SELECT = 'id,displayName,userPrincipalName,mail,jobTitle,department,userType,accountEnabled';
 /** The $top Graph allows at most for directory objects. */
@@ -123,6 +148,8 @@ const servicePrincipalSchema = z.object({
 
 const assignmentSchema = z.object({ id: z.string(), principalId: z.string(), resourceId: z.string(), appRoleId: z.string() });
 
+const roleAssignmentSchema = z.object({ id: z.string(), principalId: z.string(), roleDefinitionId: z.string(), directoryScopeId: z.string().nullish() });
+
 const idSchema = z.object({ id: z.string() });
 
 const checkMemberGroupsSchema = z.object({ value: z.array(z.string()) });
@@ -131,9 +158,9 @@ function pageSchema<T extends z.ZodType>(item: T) {
   return z.object({ value: z.array(item), '@odata.nextLink': z.string().optional() });
 }
 
-type ObjectKind = 'user' | 'group' | 'servicePrincipal';
-const COLLECTION: Record<ObjectKind, string> = { user: 'users', group: 'groups', servicePrincipal: 'servicePrincipals' };
-const LABEL: Record<ObjectKind, string> = { user: 'user', group: 'group', servicePrincipal: 'service principal' };
+type ObjectKind = 'user' | 'group' | 'servicePrincipal' | 'roleDefinition';
+const COLLECTION: Record<ObjectKind, string> = { user: 'users', group: 'groups', servicePrincipal: 'servicePrincipals', roleDefinition: 'roleManagement/directory/roleDefinitions' };
+const LABEL: Record<ObjectKind, string> = { user: 'user', group: 'group', servicePrincipal: 'service principal', roleDefinition: 'role definition' };
 
 // ---------------------------------------------------------------------------------------
 
@@ -252,6 +279,23 @@ export class GraphDirectory implements Directory {
       .map((a) => ({ id: a.id, principalId: a.principalId, resourceId: a.resourceId, appRoleId: a.appRoleId }));
   }
 
+  async listDirectoryRoleAssignments(userId: string, roleDefinitionId: string): Promise<DirectoryRoleAssignment[]> {
+    const context = { action: `list the directory role assignments of user '${userId}' for role '${roleDefinitionId}'`, permission: PERMISSION.roleManagement };
+    const filter = `principalId eq '${seg(odataString(userId))}' and roleDefinitionId eq '${seg(odataString(roleDefinitionId))}'`;
+    const [userAnswer, roleAnswer, firstPage] = await this.batch([
+      { method: 'GET', url: `/users/${seg(userId)}?$select=id` },
+      { method: 'GET', url: `/${COLLECTION.roleDefinition}/${seg(roleDefinitionId)}?$select=id` },
+      { method: 'GET', url: `${ROLE_ASSIGNMENTS}?$filter=${filter}` },
+    ], context);
+    await this.batchBody(userAnswer, context, { user: userId });
+    await this.batchBody(roleAnswer, context, { roleDefinition: roleDefinitionId });
+    const page = parse(pageSchema(roleAssignmentSchema), await this.batchBody(firstPage, context, { user: userId }), context);
+    const rest = page['@odata.nextLink'] ? await this.listAll(page['@odata.nextLink'], roleAssignmentSchema, context, { user: userId }) : [];
+    return [...page.value, ...rest]
+      .filter((a) => sameId(a.principalId, userId) && sameId(a.roleDefinitionId, roleDefinitionId) && a.directoryScopeId === TENANT_SCOPE)
+      .map((a) => ({ id: a.id, principalId: a.principalId, roleDefinitionId: a.roleDefinitionId, directoryScopeId: TENANT_SCOPE }));
+  }
+
   // -------------------------------------------------------------------------------------
   // Writes
 
@@ -329,6 +373,37 @@ export class GraphDirectory implements Directory {
         if (missing) throw new DirectoryError('notFound', missing);
         return 'notPresent';
       }
+      throw toDirectoryError(failure, context);
+    }
+  }
+
+  async addDirectoryRoleAssignment(userId: string, roleDefinitionId: string): Promise<{ outcome: AddOutcome; assignment: DirectoryRoleAssignment }> {
+    const context = { action: `assign directory role '${roleDefinitionId}' to user '${userId}'`, permission: PERMISSION.roleManagement };
+    let created: unknown;
+    try {
+      created = await this.api(ROLE_ASSIGNMENTS).post({ '@odata.type': '#microsoft.graph.unifiedRoleAssignment', principalId: userId, roleDefinitionId, directoryScopeId: TENANT_SCOPE });
+    } catch (error) {
+      const failure = failureOf(error);
+      if (failure instanceof DirectoryError) throw failure;
+      if (failure.status === 400 && /conflicting object/i.test(failure.message)) {
+        return { outcome: 'alreadyPresent', assignment: await this.existingRoleAssignment(userId, roleDefinitionId) };
+      }
+      if (isMissing(failure)) throw await this.notFound(failure, context, { user: userId, roleDefinition: roleDefinitionId });
+      throw toDirectoryError(failure, context);
+    }
+    const a = parse(roleAssignmentSchema, created, context);
+    return { outcome: 'added', assignment: { id: a.id, principalId: a.principalId, roleDefinitionId: a.roleDefinitionId, directoryScopeId: a.directoryScopeId ?? TENANT_SCOPE } };
+  }
+
+  async removeDirectoryRoleAssignment(assignmentId: string): Promise<RemoveOutcome> {
+    const context = { action: `remove directory role assignment '${assignmentId}'`, permission: PERMISSION.roleManagement };
+    try {
+      await this.api(`${ROLE_ASSIGNMENTS}/${seg(assignmentId)}`).delete();
+      return 'removed';
+    } catch (error) {
+      const failure = failureOf(error);
+      if (failure instanceof DirectoryError) throw failure;
+      if (isMissing(failure)) return 'notPresent';
       throw toDirectoryError(failure, context);
     }
   }
@@ -437,6 +512,16 @@ export class GraphDirectory implements Directory {
     // Graph can refuse the duplicate before its listing shows the original (replication): retry later.
     if (!existing) {
       throw new DirectoryError('unavailable', `Graph says user '${userId}' already has app role '${appRoleId}' of '${servicePrincipalId}' but does not list it yet`);
+    }
+    return existing;
+  }
+
+  /** Graph refused a duplicate role assignment: find the one it has. */
+  private async existingRoleAssignment(userId: string, roleDefinitionId: string): Promise<DirectoryRoleAssignment> {
+    const [existing] = await this.listDirectoryRoleAssignments(userId, roleDefinitionId);
+    // Graph can refuse the duplicate before its listing shows the original (replication): retry later.
+    if (!existing) {
+      throw new DirectoryError('unavailable', `Graph says user '${userId}' already has directory role '${roleDefinitionId}' but does not list a tenant-wide assignment of it yet`);
     }
     return existing;
   }

@@ -4,7 +4,7 @@
 // missing objects, `invalid` for a role the service principal does not define.
 //
 // The YAML is the initial state. What the bot changes (direct user memberships, owners, app
-// role assignments) is saved to an optional state file after every write and laid over the
+// role assignments, directory role assignments) is saved to an optional state file after every write and laid over the
 // YAML on the next start, so deliveries survive a restart. Nested groups are structure, not
 // state: they always come from the YAML, which is why no write can create a group cycle.
 
@@ -13,13 +13,15 @@ import { readFileSync } from 'node:fs';
 import { mkdir, open as openFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { assignmentIdFor, type DirectoryFile, loadDirectoryFile } from './directoryFile';
+import { TENANT_SCOPE } from '../domain/directoryRoles';
+import { assignmentIdFor, type DirectoryFile, loadDirectoryFile, roleAssignmentIdFor } from './directoryFile';
 import {
   type AddOutcome,
   type AppRoleAssignment,
   type Directory,
   type DirectoryGroup,
   DirectoryError,
+  type DirectoryRoleAssignment,
   type DirectoryUser,
   type GroupRole,
   type RemoveOutcome,
@@ -61,6 +63,8 @@ const stateSchema = z.object({
     z.string(),
     z.object({ appRoleAssignments: z.array(z.object({ id: z.string(), principalId: z.string(), appRoleId: z.string() })) }),
   ),
+  // Absent in files saved before directory roles were delivered: the YAML's assignments then stand.
+  directoryRoles: z.record(z.string(), z.object({ assignments: z.array(z.object({ id: z.string(), principalId: z.string() })) })).optional(),
 });
 
 type DirectoryState = z.infer<typeof stateSchema>;
@@ -77,6 +81,10 @@ export class LocalDirectory implements Directory {
   private readonly servicePrincipals = new Map<string, ServicePrincipal>();
   /** Per service principal id: assignment id → assignment. */
   private readonly assignments = new Map<string, Map<string, AppRoleAssignment>>();
+  /** Role definitions by id (lower case: Entra compares these GUIDs without case). */
+  private readonly roleDefinitions = new Map<string, { id: string; displayName: string }>();
+  /** Tenant-wide role assignments: assignment id → assignment. */
+  private readonly roleAssignments = new Map<string, DirectoryRoleAssignment>();
   private readonly stateFile: string | undefined;
   private readonly warn: (message: string) => void;
   /** Tail of the write queue: each write waits for the previous one's save. */
@@ -147,6 +155,12 @@ export class LocalDirectory implements Directory {
     return [...this.assignmentsOf(servicePrincipalId).values()].filter((a) => a.principalId === userId).map((a) => ({ ...a }));
   }
 
+  async listDirectoryRoleAssignments(userId: string, roleDefinitionId: string): Promise<DirectoryRoleAssignment[]> {
+    this.requireUser(userId);
+    const role = this.requireRoleDefinition(roleDefinitionId);
+    return [...this.roleAssignments.values()].filter((a) => a.principalId === userId && a.roleDefinitionId === role.id).map((a) => ({ ...a }));
+  }
+
   // -------------------------------------------------------------------------------------
   // Writes
 
@@ -207,6 +221,28 @@ export class LocalDirectory implements Directory {
     });
   }
 
+  addDirectoryRoleAssignment(userId: string, roleDefinitionId: string): Promise<{ outcome: AddOutcome; assignment: DirectoryRoleAssignment }> {
+    return this.write<{ outcome: AddOutcome; assignment: DirectoryRoleAssignment }>(() => {
+      const role = this.requireRoleDefinition(roleDefinitionId);
+      this.requireUser(userId);
+      const existing = [...this.roleAssignments.values()].find((a) => a.principalId === userId && a.roleDefinitionId === role.id);
+      if (existing) return { result: { outcome: 'alreadyPresent', assignment: { ...existing } } };
+      const assignment: DirectoryRoleAssignment = { id: roleAssignmentIdFor(role.id, userId), principalId: userId, roleDefinitionId: role.id, directoryScopeId: TENANT_SCOPE };
+      this.roleAssignments.set(assignment.id, assignment);
+      return { result: { outcome: 'added', assignment: { ...assignment } }, undo: () => this.roleAssignments.delete(assignment.id) };
+    });
+  }
+
+  /** An unknown assignment id is `notPresent`, like Graph's 404 on delete. */
+  removeDirectoryRoleAssignment(assignmentId: string): Promise<RemoveOutcome> {
+    return this.write(() => {
+      if (!this.roleAssignments.has(assignmentId)) return { result: 'notPresent' };
+      const before = [...this.roleAssignments.entries()];
+      this.roleAssignments.delete(assignmentId);
+      return { result: 'removed', undo: () => replaceMap(this.roleAssignments, before) };
+    });
+  }
+
   // -------------------------------------------------------------------------------------
   // Building
 
@@ -239,6 +275,13 @@ export class LocalDirectory implements Directory {
       }
       this.assignments.set(sp.id, assignments);
     }
+    for (const role of file.directoryRoles) {
+      this.roleDefinitions.set(role.id.toLowerCase(), { id: role.id, displayName: role.displayName });
+      for (const a of role.assignments) {
+        const id = a.id ?? roleAssignmentIdFor(role.id, a.principalId);
+        this.roleAssignments.set(id, { id, principalId: a.principalId, roleDefinitionId: role.id, directoryScopeId: TENANT_SCOPE });
+      }
+    }
   }
 
   /**
@@ -270,6 +313,23 @@ export class LocalDirectory implements Directory {
         return ok;
       });
       replaceMap(assignments, kept.map((a) => [a.id, { ...a, resourceId: spId }]));
+    }
+    if (state.directoryRoles) {
+      // The state has every role's assignments as saved; roles the YAML added since keep the YAML's.
+      const saved = new Map(Object.entries(state.directoryRoles));
+      const kept: DirectoryRoleAssignment[] = [...this.roleAssignments.values()].filter((a) => !saved.has(a.roleDefinitionId));
+      for (const [roleId, entry] of saved) {
+        const role = this.roleDefinitions.get(roleId.toLowerCase());
+        if (!role) {
+          this.warn(`directory state: role definition '${roleId}' is no longer in the directory file; its saved assignments are ignored`);
+          continue;
+        }
+        for (const a of entry.assignments) {
+          if (this.users.has(a.principalId)) kept.push({ id: a.id, principalId: a.principalId, roleDefinitionId: role.id, directoryScopeId: TENANT_SCOPE });
+          else this.warn(`directory state: dropped role assignment '${a.id}' of '${roleId}' (unknown user '${a.principalId}')`);
+        }
+      }
+      replaceMap(this.roleAssignments, kept.map((a) => [a.id, a]));
     }
   }
 
@@ -308,6 +368,12 @@ export class LocalDirectory implements Directory {
     const sp = this.servicePrincipals.get(servicePrincipalId);
     if (!sp) throw new DirectoryError('notFound', `service principal '${servicePrincipalId}' does not exist`);
     return sp;
+  }
+
+  private requireRoleDefinition(roleDefinitionId: string): { id: string; displayName: string } {
+    const role = this.roleDefinitions.get(roleDefinitionId.toLowerCase());
+    if (!role) throw new DirectoryError('notFound', `role definition '${roleDefinitionId}' does not exist`);
+    return role;
   }
 
   private assignmentsOf(servicePrincipalId: string): Map<string, AppRoleAssignment> {
@@ -352,7 +418,10 @@ export class LocalDirectory implements Directory {
         appRoleAssignments: [...assignments.values()].map(({ id: aid, principalId, appRoleId }) => ({ id: aid, principalId, appRoleId })),
       };
     }
-    return { version: STATE_VERSION, savedAt: new Date().toISOString(), groups, servicePrincipals };
+    const directoryRoles: NonNullable<DirectoryState['directoryRoles']> = {};
+    for (const role of this.roleDefinitions.values()) directoryRoles[role.id] = { assignments: [] };
+    for (const a of this.roleAssignments.values()) directoryRoles[a.roleDefinitionId]?.assignments.push({ id: a.id, principalId: a.principalId });
+    return { version: STATE_VERSION, savedAt: new Date().toISOString(), groups, servicePrincipals, directoryRoles };
   }
 }
 

@@ -40,6 +40,17 @@ export interface AppRoleAssignment {
   appRoleId: string;
 }
 
+/**
+ * An active Microsoft Entra role assignment (Graph's unifiedRoleAssignment): a role definition
+ * given to a principal at a scope; "/" is the whole tenant, the only scope the bot assigns.
+ */
+export interface DirectoryRoleAssignment {
+  id: string;
+  principalId: string;
+  roleDefinitionId: string;
+  directoryScopeId: string;
+}
+
 export type GroupRole = 'member' | 'owner';
 
 /** Outcome of an idempotent write: the state now holds either way. */
@@ -47,7 +58,7 @@ export type AddOutcome = 'added' | 'alreadyPresent';
 export type RemoveOutcome = 'removed' | 'notPresent';
 
 export type DirectoryErrorKind =
-  | 'notFound' // the group, user or service principal does not exist
+  | 'notFound' // the group, user, service principal or role definition does not exist
   | 'forbidden' // the app lacks a permission: a configuration error, not worth retrying
   | 'throttled' // 429: retry after retryAfterMs
   | 'unavailable' // 5xx or network: retry with back-off
@@ -89,4 +100,13 @@ export interface Directory {
   listAppRoleAssignments(servicePrincipalId: string, userId: string): Promise<AppRoleAssignment[]>;
   addAppRoleAssignment(servicePrincipalId: string, userId: string, appRoleId: string): Promise<{ outcome: AddOutcome; assignment: AppRoleAssignment }>;
   removeAppRoleAssignment(servicePrincipalId: string, assignmentId: string): Promise<RemoveOutcome>;
+  /**
+   * The user's own active role assignments at tenant scope ("/") of one role definition: not
+   * those of groups the user is in, nor those scoped to an administrative unit or an app.
+   */
+  listDirectoryRoleAssignments(userId: string, roleDefinitionId: string): Promise<DirectoryRoleAssignment[]>;
+  /** Assigns the role at tenant scope; `alreadyPresent` (with the existing assignment) when the user has it there. */
+  addDirectoryRoleAssignment(userId: string, roleDefinitionId: string): Promise<{ outcome: AddOutcome; assignment: DirectoryRoleAssignment }>;
+  /** Ends one role assignment by id; `notPresent` when there is no such assignment (any more). */
+  removeDirectoryRoleAssignment(assignmentId: string): Promise<RemoveOutcome>;
 }

@@ -3,7 +3,7 @@
 // the bot runs with.
 import path from 'node:path';
 import { type ApplyReport, applyCatalog, formatApplyReport } from '../catalog/applyCatalog';
-import { formatCatalogError, loadCatalogFile, summarizeDefinition } from '../catalog/catalogFile';
+import { type CatalogRules, DEFAULT_CATALOG_RULES, formatCatalogError, loadCatalogFile, summarizeDefinition } from '../catalog/catalogFile';
 import { isEnabled, planSwitch, type Switchable } from '../catalog/overrides';
 import { closestMatch } from '../catalog/suggest';
 import type { AdminOverride } from '../domain/model';
@@ -16,6 +16,8 @@ export interface AdminCatalogDependencies extends Omit<ServiceDependencies, 'wor
   gate: AdminGate;
   /** The catalog file the bot was started with (CATALOG_FILE). */
   catalogFile: string;
+  /** What the file may contain (ALLOW_PRIVILEGED_ROLES); the same rules as at start-up. */
+  catalogRules?: CatalogRules;
 }
 
 export const SWITCH_KINDS = ['catalog', 'package', 'policy'] as const;
@@ -111,7 +113,7 @@ export class AdminCatalog {
     if (!this.deps.catalogFile) return refuse('unavailable', 'This bot was started without a catalog file (CATALOG_FILE), so there is nothing to apply.');
     // The server's directory layout is nobody's business in a chat: the file's name says enough.
     const file = path.basename(this.deps.catalogFile);
-    const loaded = await loadCatalogFile(this.deps.catalogFile);
+    const loaded = await loadCatalogFile(this.deps.catalogFile, this.deps.catalogRules ?? DEFAULT_CATALOG_RULES);
     if (!loaded.ok) {
       const listed = loaded.errors.slice(0, MAX_LISTED_ERRORS).map((e) => ({ field: e.path, message: formatCatalogError({ ...e, file }) }));
       const more = loaded.errors.length - listed.length;

@@ -43,6 +43,8 @@ export const DIRECTORY_OPERATIONS = {
   removeGroupMember: { title: 'removing group members', action: 'remove users from groups', permission: 'GroupMember.ReadWrite.All' },
   removeGroupOwner: { title: 'removing group owners', action: 'remove group owners', permission: 'Group.ReadWrite.All' },
   removeAppRole: { title: 'removing app roles', action: "remove users' app role assignments", permission: 'AppRoleAssignment.ReadWrite.All' },
+  addDirectoryRole: { title: 'assigning Entra roles', action: 'assign Microsoft Entra roles to users', permission: 'RoleManagement.ReadWrite.Directory' },
+  removeDirectoryRole: { title: 'removing Entra roles', action: "remove users' Microsoft Entra role assignments", permission: 'RoleManagement.ReadWrite.Directory' },
 } as const;
 
 export type DirectoryOperation = keyof typeof DIRECTORY_OPERATIONS;

@@ -1,11 +1,12 @@
 import { deliveredState, removalFinished, retryDelayMs } from '../domain/delivery';
+import { privilegedRoleName } from '../domain/directoryRoles';
 import { revokeStep } from '../domain/ledger';
 import { formatInstant, maximumExpiry } from '../domain/lifecycle';
 import { ACTIVE_ASSIGNMENT_STATES, type AccessPackage, type AccessRequest, type Assignment, type Catalog, type Resource } from '../domain/model';
 import { DirectoryError } from '../directory/port';
 import type { Logger } from '../logger';
 import type { TaskOutcome } from '../scheduler/taskRunner';
-import { DuplicateKeyError } from '../store/port';
+import { DuplicateKeyError, StoreUnavailableError } from '../store/port';
 import type { NewAuditEvent } from '../store/repositories/audit';
 import { grantKey } from '../store/repositories/grants';
 import type { AdminNotices, DirectoryOperation } from './adminNotices';
@@ -36,6 +37,8 @@ export interface DeliveryDependencies extends ServiceDependencies {
   throttled: (retryAfterMs: number) => void;
   /** Attempts per resource role before it is reported failed. */
   maxAttempts: number;
+  /** ALLOW_PRIVILEGED_ROLES: checked again before every grant of a directory role (default false). */
+  allowPrivilegedRoles?: boolean;
   random?: () => number;
 }
 
@@ -44,7 +47,10 @@ const DONE: TaskOutcome = { status: 'done' };
 const CLAIM_RETRY_MS = 2_000;
 const BACKOFF = { baseMs: 5_000, capMs: 15 * 60_000 };
 
-type RoleTarget = { kind: 'group'; groupId: string; role: 'member' | 'owner' } | { kind: 'appRole'; servicePrincipalId: string; appRoleId: string };
+type RoleTarget =
+  | { kind: 'group'; groupId: string; role: 'member' | 'owner' }
+  | { kind: 'appRole'; servicePrincipalId: string; appRoleId: string }
+  | { kind: 'directoryRole'; roleDefinitionId: string };
 
 /**
  * Delivers and removes access through the directory: one durable task per resource role,
@@ -81,10 +87,7 @@ export class DeliveryService {
     const accessPackage = await repositories.packages.get(request.packageId);
     const policy = await repositories.policies.get(request.packageId, request.policyId);
     const now = clock.now();
-    if (!accessPackage || !policy) {
-      await repositories.requests.transition(request.id, ['delivering', 'scheduled'], { $set: { state: 'deliveryFailed', updatedAt: now } });
-      return { status: 'failed', error: `package or policy of ${request.id} no longer exists` };
-    }
+    if (!accessPackage || !policy) return this.failedBeforeAssignment(request);
 
     // The assignment id follows from the request: a retried task finds the one it made.
     const assignmentId = `ASG-${request.id}`;
@@ -180,10 +183,24 @@ export class DeliveryService {
   async grant(assignmentId: string, index: number, attempts: number): Promise<TaskOutcome> {
     const { repositories, directory } = this.deps;
     const context = await this.roleContext(assignmentId, index);
-    if (!context) return DONE;
+    // A role that cannot be delivered was recorded failed: the assignment may be complete now
+    // (every role failing this way must still end the delivery and tell people).
+    if (!context) {
+      await this.settleDelivery(assignmentId);
+      return DONE;
+    }
     const { assignment, role, target, resource } = context;
     // Already recorded by an earlier run: that run may have died before settling the assignment.
     if (role.state !== 'pending') {
+      await this.settleDelivery(assignmentId);
+      return DONE;
+    }
+    // The catalog refuses privileged roles unless allowed; this holds even for a catalog a
+    // differently configured instance applied, or an assignment made before the setting changed.
+    const privileged = target.kind === 'directoryRole' && !this.deps.allowPrivilegedRoles ? privilegedRoleName(target.roleDefinitionId) : undefined;
+    if (privileged !== undefined) {
+      const message = `configuration error: '${privileged}' is a privileged Entra role, and ALLOW_PRIVILEGED_ROLES is not true`;
+      await this.recordRole(assignmentId, index, 'pending', { state: 'failed', error: message }, { actorId: 'system', action: 'delivery.failed', packageId: assignment.packageId, userId: assignment.userId, assignmentId, details: { resource: role.resource, role: role.role, error: message } });
       await this.settleDelivery(assignmentId);
       return DONE;
     }
@@ -200,7 +217,8 @@ export class DeliveryService {
       if (!row.preExisting) {
         await this.deps.pace();
         if (target.kind === 'group') await directory.addGroupRole(target.groupId, assignment.userId, target.role);
-        else await directory.addAppRoleAssignment(target.servicePrincipalId, assignment.userId, target.appRoleId);
+        else if (target.kind === 'appRole') await directory.addAppRoleAssignment(target.servicePrincipalId, assignment.userId, target.appRoleId);
+        else await directory.addDirectoryRoleAssignment(assignment.userId, target.roleDefinitionId);
       }
       await this.recordRole(assignmentId, index, 'pending', { state: 'delivered' }, {
         actorId: 'system',
@@ -248,7 +266,10 @@ export class DeliveryService {
   async revoke(assignmentId: string, index: number, attempts: number): Promise<TaskOutcome> {
     const { repositories, directory } = this.deps;
     const context = await this.roleContext(assignmentId, index);
-    if (!context) return DONE;
+    if (!context) {
+      await this.settleRemoval(assignmentId);
+      return DONE;
+    }
     const { assignment, role, target, resource } = context;
     if (role.state !== 'removing') {
       await this.settleRemoval(assignmentId); // an earlier run may have died before settling it
@@ -261,9 +282,12 @@ export class DeliveryService {
       if (step.kind === 'remove') {
         await this.deps.pace();
         if (target.kind === 'group') await directory.removeGroupRole(target.groupId, assignment.userId, target.role);
-        else {
+        else if (target.kind === 'appRole') {
           const held = await directory.listAppRoleAssignments(target.servicePrincipalId, assignment.userId);
           for (const a of held.filter((h) => h.appRoleId === target.appRoleId)) await directory.removeAppRoleAssignment(target.servicePrincipalId, a.id);
+        } else {
+          // Found by principal and role definition, then deleted by id; none left is success.
+          for (const a of await directory.listDirectoryRoleAssignments(assignment.userId, target.roleDefinitionId)) await directory.removeDirectoryRoleAssignment(a.id);
         }
       }
       // The directory is settled first; only then does the ledger forget this holder.
@@ -359,6 +383,40 @@ export class DeliveryService {
     if (!requeued) return refuse('stale', `Request ${request.id} changed meanwhile; try again.`);
     await repositories.tasks.enqueue({ type: TASK_TYPES.deliver, payload: { requestId: request.id }, dedupeKey: `${TASK_TYPES.deliver}:${request.id}:r${round}` });
     return { ok: true, request: requeued, packageName };
+  }
+
+  /**
+   * The package or policy vanished (the catalog changed) before the access could be set up:
+   * the request ends as deliveryFailed with no assignment, and the requester and admins are told
+   * (an admin reprocesses it once the package is back).
+   */
+  private async failedBeforeAssignment(request: AccessRequest): Promise<TaskOutcome> {
+    const { repositories, clock, notifications } = this.deps;
+    const now = clock.now();
+    const failed = await repositories.requests.transition(request.id, ['delivering', 'scheduled'], {
+      $set: { state: 'deliveryFailed', updatedAt: now },
+      $push: { history: { at: now, actorId: 'system', action: 'deliveryFailed', details: 'its package or policy is no longer in the catalog' } },
+    });
+    // Moved by an earlier run that died before telling anyone: the notices are keyed, so sending again repeats nothing.
+    const current = failed ?? (await repositories.requests.get(request.id));
+    if (current?.state !== 'deliveryFailed' || current.assignmentId) return DONE;
+    const round = current.history.filter((h) => h.action === 'reprocessed').length;
+    const what = `"${request.packageId}" (policy "${request.policyId}")`;
+    await notifications.send(
+      current.targetUserId,
+      notice("Couldn't deliver your request", `Request ${request.id} was approved, but the access package ${what} is no longer offered, so no access was set up. IT has been told.`, 'error'),
+      { key: `deliveryFailed:${request.id}:${round}` },
+    );
+    await this.deps.adminNotices.send(
+      notice(
+        `Delivery failed: request ${request.id}`,
+        `Package ${what} of request ${request.id} is not in the store any more, so nothing was delivered. Put it back in the catalog file and type apply catalog, then reprocess ${request.id}.`,
+        'error',
+        [{ title: 'Reprocess', verb: 'reprocess', id: request.id }],
+      ),
+      `failed:${request.id}:${round}`,
+    );
+    return DONE;
   }
 
   /** When every role has an outcome: the assignment's and request's state, and the requester told. */
@@ -462,6 +520,25 @@ export class DeliveryService {
         ? `Your access to "${name}" has ended; ${failed} item(s) could not be removed yet and IT has been told.${what}`
         : `Your access to "${name}" has ${reason === 'expired' ? 'expired' : 'been removed'}.${what || ' Access you had before, or that another package gives you, stays.'}`;
     await notifications.send(assignment.userId, notice(reason === 'expired' ? `Expired: ${name}` : `Removed: ${name}`, message, 'info', [{ title: 'Browse packages', verb: 'packages' }]), { key: `ended:${assignmentId}` });
+    if (failed > 0) await this.tellAdminsRemovalFailed(assignment, name, accessPackage ? grantedRoles(accessPackage, catalog) : []);
+  }
+
+  /**
+   * Access that should have ended is still in the directory (an Entra role past its expiry is the
+   * case that matters most): admins hear it at once, as the requester was promised.
+   */
+  private async tellAdminsRemovalFailed(assignment: Assignment, packageName: string, names: { resource: string; role: string }[]): Promise<void> {
+    const user = (await this.deps.directory.getUser(assignment.userId))?.displayName ?? assignment.userId;
+    const failed = assignment.roles.map((r, i) => ({ r, label: names[i] ? `${names[i]!.resource} (${names[i]!.role})` : `${r.resource} (${r.role})` })).filter(({ r }) => r.state === 'failed');
+    const errors = [...new Set(failed.map(({ r }) => r.error ?? 'unknown error'))];
+    await this.deps.adminNotices.send(
+      notice(
+        `Removal failed: ${packageName} for ${user}`,
+        `Still in the directory: ${failed.map((f) => f.label).join(', ')}. Reason: ${errors.join('; ')}. Assignment ${assignment.id} has ended. Take it away in Microsoft Entra, or fix the cause; reconcile lists what is still held.`,
+        'error',
+      ),
+      `removalFailed:${assignment.id}`,
+    );
   }
 
   /**
@@ -493,7 +570,15 @@ export class DeliveryService {
       const delay = retryDelayMs(attempts, error.retryAfterMs, { ...BACKOFF, random: (this.deps.random ?? Math.random)() });
       return { status: 'retry', at: new Date(now.getTime() + delay), error: error.message };
     }
-    if (!(error instanceof DirectoryError)) throw error; // a bug, not the directory: the runner retries and logs it
+    if (!(error instanceof DirectoryError)) {
+      // A bug, not the directory: the runner retries and logs it, but not forever, or the
+      // delivery would never end. A store outage is retried for as long as it lasts: nothing
+      // could be recorded meanwhile anyway.
+      if (attempts < this.deps.maxAttempts || error instanceof StoreUnavailableError) throw error;
+      this.deps.logger.error({ err: error, attempts }, 'a delivery step kept failing with an unexpected error; recorded as failed');
+      await fail(`unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+      return { status: 'done' };
+    }
     const message = error.kind === 'forbidden' ? `configuration error: ${error.message}` : error.message;
     if (error.kind === 'forbidden') {
       this.deps.logger.error({ err: error }, 'the bot lacks a directory permission; see the README permission table');
@@ -520,13 +605,14 @@ export class DeliveryService {
     if (!assignment || !role) return null;
     const { catalog } = await this.packageOf(assignment);
     const resource = catalog?.resources.find((r) => r.id === role.resource);
-    if (!resource) {
-      await this.recordRole(assignmentId, index, role.state, { state: 'failed', error: `resource ${role.resource} is no longer in the catalog` });
-      return null;
-    }
-    const target = targetOf(resource, role.role);
-    if (!target) {
-      await this.recordRole(assignmentId, index, role.state, { state: 'failed', error: `${resource.type} resources are not delivered by this bot` });
+    const target = resource ? targetOf(resource, role.role) : null;
+    if (!resource || !target) {
+      // Only a role still on its way is recorded: a rerun must not turn a delivered role into a failed one.
+      if (role.state === 'pending' || role.state === 'removing') {
+        const error = !resource ? `resource ${role.resource} is no longer in the catalog` : `role '${role.role}' of ${resource.type} '${resource.id}' cannot be delivered (the catalog no longer defines it so)`;
+        const action = role.state === 'pending' ? 'delivery.failed' : 'removal.failed';
+        await this.recordRole(assignmentId, index, role.state, { state: 'failed', error }, { actorId: 'system', action, packageId: assignment.packageId, userId: assignment.userId, assignmentId, details: { resource: role.resource, role: role.role, error } });
+      }
       return null;
     }
     return { assignment, role, resource, target };
@@ -534,6 +620,7 @@ export class DeliveryService {
 
   private async holds(target: RoleTarget, userId: string): Promise<boolean> {
     if (target.kind === 'group') return this.deps.directory.hasGroupRole(target.groupId, userId, target.role);
+    if (target.kind === 'directoryRole') return (await this.deps.directory.listDirectoryRoleAssignments(userId, target.roleDefinitionId)).length > 0;
     return (await this.deps.directory.listAppRoleAssignments(target.servicePrincipalId, userId)).some((a) => a.appRoleId === target.appRoleId);
   }
 
@@ -544,15 +631,20 @@ export class DeliveryService {
   }
 }
 
-/** Groups and SharePoint sites (through their Microsoft 365 group) by membership; apps by app role. */
+/**
+ * Groups and SharePoint sites (through their Microsoft 365 group) by membership; apps by app
+ * role; directory roles by a tenant-wide role assignment of the role definition (originId).
+ * Null for what the catalog validator would refuse today (a catalog stored by an older version).
+ */
 function targetOf(resource: Resource, role: string): RoleTarget | null {
   if ((resource.type === 'group' || resource.type === 'sharePointSite') && (role === 'member' || role === 'owner')) return { kind: 'group', groupId: resource.originId, role };
   if (resource.type === 'application') return { kind: 'appRole', servicePrincipalId: resource.originId, appRoleId: role };
+  if (resource.type === 'directoryRole' && role.toLowerCase() === resource.originId.toLowerCase()) return { kind: 'directoryRole', roleDefinitionId: resource.originId };
   return null;
 }
 
 /** The directory operation behind a role write, for configuration error notices. */
 function operationOf(target: RoleTarget, direction: 'add' | 'remove'): DirectoryOperation {
-  const what = target.kind === 'appRole' ? 'AppRole' : target.role === 'owner' ? 'GroupOwner' : 'GroupMember';
+  const what = target.kind === 'appRole' ? 'AppRole' : target.kind === 'directoryRole' ? 'DirectoryRole' : target.role === 'owner' ? 'GroupOwner' : 'GroupMember';
   return `${direction}${what}`;
 }

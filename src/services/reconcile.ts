@@ -51,6 +51,8 @@ async function holds(directory: Directory, type: Resource['type'] | undefined, o
   try {
     if (type === 'application') return (await directory.listAppRoleAssignments(originId, userId)).some((x) => x.appRoleId === role);
     if ((type === 'group' || type === 'sharePointSite') && (role === 'member' || role === 'owner')) return await directory.hasGroupRole(originId, userId, role);
+    // A directory role's key is (user, role definition, role definition): held when assigned tenant-wide.
+    if (type === 'directoryRole') return (await directory.listDirectoryRoleAssignments(userId, originId)).length > 0;
     return false;
   } catch (error) {
     if (error instanceof DirectoryError && error.kind === 'notFound') return false;

@@ -548,7 +548,7 @@ describe('admin changes (TestAdapter, example catalog)', () => {
       expect((await say(ivan, 'disable')).text).toContain('Usage: disable catalog|package|policy id');
       expect((await say(ivan, 'disable accounting now')).text).toContain('Say what to disable: disable catalog finance, disable package accounting, or disable policy accounting/employees');
       expect((await say(ivan, 'disable package acounting')).text).toContain('There\'s no access package "acounting". Did you mean accounting?');
-      expect((await say(ivan, 'disable catalog nothing-like-it')).text).toContain('There\'s no catalog "nothing-like-it". Known: finance.');
+      expect((await say(ivan, 'disable catalog nothing-like-it')).text).toContain('There\'s no catalog "nothing-like-it". Known: finance, it-admin.');
       expect((await say(ivan, 'disable policy accounting')).text).toContain('Name a policy by its package and its own id, for example policy accounting/employees. Its policies: accounting/direct, accounting/employees.');
       expect((await say(ivan, 'disable policy accounting/employes')).text).toContain('"Accounting" has no policy "employes". Did you mean employees?');
       expect(await counts()).toEqual(before);
@@ -577,8 +577,8 @@ describe('admin changes (TestAdapter, example catalog)', () => {
     it('applies the file the bot runs with and answers with the report; audited', async () => {
       const reply = await say(ivan, 'apply catalog');
       expect(reply.text).toContain('Catalog applied: catalog.yaml');
-      expect(reply.text).toContain('catalog.yaml is valid (1 catalog, 5 packages, 6 policies)');
-      expect(reply.text).toContain('packages: 5 unchanged');
+      expect(reply.text).toContain('catalog.yaml is valid (2 catalogs, 6 packages, 7 policies)');
+      expect(reply.text).toContain('packages: 6 unchanged');
       expect((await audit('admin.apply')).map((e) => e.actorId)).toEqual(['u-ivan']);
       expect((await say(ivan, 'apply')).text).toContain('Catalog applied');
       expect((await say(ivan, 'apply everything')).text).toContain('Usage: apply catalog');
@@ -589,14 +589,14 @@ describe('admin changes (TestAdapter, example catalog)', () => {
       await harnessWith(original.replace('description: Finance team, Accounting app and VAT returns, for accountants', 'description: What accountants need'));
       await say(ivan, 'disable policy accounting/employees');
       const reply = await say(ivan, 'apply catalog');
-      expect(reply.text).toContain('packages: 1 updated (accounting: description), 4 unchanged');
+      expect(reply.text).toContain('packages: 1 updated (accounting: description), 5 unchanged');
       expect(reply.text).toMatch(/note: policy 'accounting\/employees' kept disabled by Ivan Petrov on 22 Nov 2026 at 09:00 UTC \(the file says enabled\); type enable policy accounting\/employees to clear/);
       expect((await h.repositories.policies.get('accounting', 'employees'))!.enabled).toBe(false);
 
       await say(ivan, 'enable policy accounting/employees');
       const after = await say(ivan, 'apply catalog');
       expect(after.text).not.toContain('note:');
-      expect(after.text).toContain('policies: 6 unchanged');
+      expect(after.text).toContain('policies: 7 unchanged');
       expect((await h.repositories.policies.get('accounting', 'employees'))!.enabled).toBe(true);
     });
 

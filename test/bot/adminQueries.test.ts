@@ -145,7 +145,7 @@ describe('admin queries and exports (TestAdapter, example catalog)', () => {
       await seedRequests(3);
       const before = await counts();
       expect((await say(ivan, 'requests accounting approved')).text).toMatch(/There is no request state "approved"\. Use one of: pendingApproval, scheduled, delivering, delivered, .*timedOut\./);
-      expect((await say(ivan, 'requests acounting')).text).toContain('There is no package "acounting". Did you mean accounting? Package ids: accounting, audit-archive, expenses-executive, payment-run, supplier-invoices.');
+      expect((await say(ivan, 'requests acounting')).text).toContain('There is no package "acounting". Did you mean accounting? Package ids: accounting, audit-archive, expenses-executive, payment-run, sign-in-reports, supplier-invoices.');
       expect((await say(ivan, 'requests accounting page 2')).text).toContain('There is only 1 page (3 in all)');
       expect((await say(ivan, 'requests accounting page two')).text).toContain('"page" takes a page number from 1 to 100000, not "two"');
       expect((await say(ivan, 'requests accounting page 0')).text).toContain('"page" takes a page number');

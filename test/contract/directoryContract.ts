@@ -7,6 +7,9 @@ import type { Directory } from '../../src/directory/port';
 import { DirectoryError } from '../../src/directory/port';
 
 const ALEX = '00000000-0000-0000-0000-0000000000020';
+/** Built-in role template ids (examples/directory.yaml): Reports Reader (Victor holds it), Intune Administrator (Ivan). */
+const REPORTS_READER = '4a5d8f65-41da-4de4-8968-e035b65339cf';
+const INTUNE_ADMIN = '3a2c62db-5318-420d-8d74-23affee5d9d5';
 const PATTI = '00000000-0000-0000-0000-0000000000024';
 
 async function expectDirectoryError(promise: Promise<unknown>, kind: DirectoryError['kind']): Promise<DirectoryError> {
@@ -182,9 +185,61 @@ export function describeDirectoryContract(name: string, open: () => Promise<Dire
       });
 
       it('answers concurrent duplicate adds with one added and the rest alreadyPresent', async () => {
+        const roles = await Promise.all(Array.from({ length: 3 }, () => directory.addDirectoryRoleAssignment('u-fred', REPORTS_READER)));
+        expect(roles.filter((r) => r.outcome === 'added')).toHaveLength(1);
+        expect(new Set(roles.map((r) => r.assignment.id)).size).toBe(1);
+
         const outcomes = await Promise.all(Array.from({ length: 5 }, () => directory.addGroupRole('grp-it-admins', 'u-fred', 'member')));
         expect(outcomes.filter((o) => o === 'added')).toHaveLength(1);
         expect(outcomes.filter((o) => o === 'alreadyPresent')).toHaveLength(4);
+      });
+    });
+
+    describe('directory roles (tenant-wide role assignments)', () => {
+      it("lists a user's own tenant-wide assignments of one role; role ids match without case", async () => {
+        const [victors] = await directory.listDirectoryRoleAssignments('u-victor', REPORTS_READER);
+        expect(victors).toEqual({ id: expect.any(String), principalId: 'u-victor', roleDefinitionId: REPORTS_READER, directoryScopeId: '/' });
+        expect(await directory.listDirectoryRoleAssignments('u-victor', REPORTS_READER.toUpperCase())).toEqual([victors]);
+        expect(await directory.listDirectoryRoleAssignments('u-victor', INTUNE_ADMIN)).toEqual([]);
+        expect(await directory.listDirectoryRoleAssignments('u-fred', REPORTS_READER)).toEqual([]);
+        expect((await directory.listDirectoryRoleAssignments('u-ivan', INTUNE_ADMIN)).map((a) => a.principalId)).toEqual(['u-ivan']);
+      });
+
+      it('throws notFound naming an unknown user or role definition', async () => {
+        expect((await expectDirectoryError(directory.listDirectoryRoleAssignments('u-nobody', REPORTS_READER), 'notFound')).message).toContain("user 'u-nobody'");
+        expect((await expectDirectoryError(directory.listDirectoryRoleAssignments('u-fred', 'role-nope'), 'notFound')).message).toContain("role definition 'role-nope'");
+      });
+
+      it('assigns a role idempotently, returning the existing assignment', async () => {
+        const first = await directory.addDirectoryRoleAssignment('u-fred', REPORTS_READER);
+        expect(first).toEqual({ outcome: 'added', assignment: { id: expect.any(String), principalId: 'u-fred', roleDefinitionId: REPORTS_READER, directoryScopeId: '/' } });
+        expect(await directory.addDirectoryRoleAssignment('u-fred', REPORTS_READER)).toEqual({ outcome: 'alreadyPresent', assignment: first.assignment });
+        expect(await directory.listDirectoryRoleAssignments('u-fred', REPORTS_READER)).toEqual([first.assignment]);
+        // Another role is another assignment; Victor keeps his.
+        expect((await directory.addDirectoryRoleAssignment('u-fred', INTUNE_ADMIN)).assignment.id).not.toBe(first.assignment.id);
+        expect(await directory.listDirectoryRoleAssignments('u-victor', REPORTS_READER)).toHaveLength(1);
+      });
+
+      it('says alreadyPresent for a role the user held before, returning that assignment', async () => {
+        const [victors] = await directory.listDirectoryRoleAssignments('u-victor', REPORTS_READER);
+        expect(await directory.addDirectoryRoleAssignment('u-victor', REPORTS_READER)).toEqual({ outcome: 'alreadyPresent', assignment: victors });
+      });
+
+      it('removes a role assignment idempotently: notPresent once it is gone, or for an id nobody has', async () => {
+        const { assignment } = await directory.addDirectoryRoleAssignment('u-fred', REPORTS_READER);
+        expect(await directory.removeDirectoryRoleAssignment(assignment.id)).toBe('removed');
+        expect(await directory.removeDirectoryRoleAssignment(assignment.id)).toBe('notPresent');
+        expect(await directory.removeDirectoryRoleAssignment('no-such-assignment')).toBe('notPresent');
+        expect(await directory.listDirectoryRoleAssignments('u-fred', REPORTS_READER)).toEqual([]);
+        expect(await directory.listDirectoryRoleAssignments('u-victor', REPORTS_READER)).toHaveLength(1);
+      });
+
+      it('throws notFound for an unknown user or role definition, changing nothing', async () => {
+        expect((await expectDirectoryError(directory.addDirectoryRoleAssignment('u-nobody', REPORTS_READER), 'notFound')).message).toContain("user 'u-nobody'");
+        const error = await expectDirectoryError(directory.addDirectoryRoleAssignment('u-fred', 'role-nope'), 'notFound');
+        expect(error.message).toContain("role definition 'role-nope'");
+        expect(error.retryable).toBe(false);
+        expect(await directory.listDirectoryRoleAssignments('u-fred', REPORTS_READER)).toEqual([]);
       });
     });
   });

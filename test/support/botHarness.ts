@@ -71,6 +71,8 @@ export interface HarnessOptions {
   catalogFile?: string;
   /** Per-person limits (LIMIT_*), counted in memory; none when absent. */
   limits?: LimitSettings;
+  /** ALLOW_PRIVILEGED_ROLES (default false). */
+  allowPrivilegedRoles?: boolean;
 }
 
 export async function createBotHarness(options: HarnessOptions = {}): Promise<BotHarness> {
@@ -87,7 +89,7 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
   let virtualMs = 0;
   const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: options.adminUserIds ?? [], groupId: options.adminGroupId },
     catalogFile: options.catalogFile ?? EXAMPLE_CATALOG,
-    delivery: { writesPerSecond: 1000, maxAttempts: 5, pacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) } },
+    delivery: { writesPerSecond: 1000, maxAttempts: 5, allowPrivilegedRoles: options.allowPrivilegedRoles ?? false, pacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) } },
     ...(options.warningOffsets ? { lifecycle: { warningOffsets: options.warningOffsets } } : {}),
     ...(options.limits ? { limits: { settings: options.limits, counters: rateLimitCountersFor(store) } } : {}),
   });

@@ -64,4 +64,7 @@ export class FaultyDirectory implements Directory {
   listAppRoleAssignments!: Directory['listAppRoleAssignments'];
   addAppRoleAssignment!: Directory['addAppRoleAssignment'];
   removeAppRoleAssignment!: Directory['removeAppRoleAssignment'];
+  listDirectoryRoleAssignments!: Directory['listDirectoryRoleAssignments'];
+  addDirectoryRoleAssignment!: Directory['addDirectoryRoleAssignment'];
+  removeDirectoryRoleAssignment!: Directory['removeDirectoryRoleAssignment'];
 }

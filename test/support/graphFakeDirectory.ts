@@ -1,11 +1,12 @@
 // The directory state behind the in-memory Graph (inMemoryGraph.ts): users, managers, groups with
-// nested members and owners, service principals with app roles, app role assignments. Objects are
-// kept as Graph's JSON resources (user, group, servicePrincipal, appRoleAssignment); failures are
+// nested members and owners, service principals with app roles, app role assignments, directory
+// role definitions and role assignments. Objects are kept as Graph's JSON resources (user, group,
+// servicePrincipal, appRoleAssignment, unifiedRoleDefinition, unifiedRoleAssignment); failures are
 // Graph's status codes with Graph's error codes and messages. Seeded from the same shape as
 // examples/directory.yaml (src/directory/directoryFile.ts).
 
 import { randomBytes } from 'node:crypto';
-import { assignmentIdFor, type DirectoryFile } from '../../src/directory/directoryFile';
+import { assignmentIdFor, type DirectoryFile, roleAssignmentIdFor } from '../../src/directory/directoryFile';
 
 export type Json = Record<string, unknown>;
 
@@ -71,6 +72,21 @@ export interface FakeAssignment {
   createdDateTime: string;
 }
 
+export interface FakeRoleDefinition {
+  id: string;
+  displayName: string;
+  description?: string;
+  isBuiltIn: boolean;
+}
+
+export interface FakeRoleAssignment {
+  id: string;
+  principalId: string;
+  roleDefinitionId: string;
+  /** "/" (tenant), "/administrativeUnits/{id}" or "/{application object id}". */
+  directoryScopeId: string;
+}
+
 export type GroupRelation = 'members' | 'owners';
 
 export class FakeDirectory {
@@ -79,6 +95,8 @@ export class FakeDirectory {
   readonly groups = new Map<string, FakeGroup>();
   readonly servicePrincipals = new Map<string, FakeServicePrincipal>();
   readonly assignments = new Map<string, FakeAssignment>();
+  readonly roleDefinitions = new Map<string, FakeRoleDefinition>();
+  readonly roleAssignments = new Map<string, FakeRoleAssignment>();
 
   static fromFile(file: DirectoryFile): FakeDirectory {
     const directory = new FakeDirectory();
@@ -92,6 +110,13 @@ export class FakeDirectory {
       for (const a of sp.appRoleAssignments) {
         const id = a.id ?? assignmentIdFor(sp.id, a.principalId, a.appRoleId);
         directory.assignments.set(id, { id, principalId: a.principalId, resourceId: sp.id, appRoleId: a.appRoleId, createdDateTime: '2024-01-01T00:00:00Z' });
+      }
+    }
+    for (const role of file.directoryRoles) {
+      directory.addRoleDefinition({ id: role.id, displayName: role.displayName, description: role.description, isBuiltIn: true });
+      for (const a of role.assignments) {
+        const id = a.id ?? roleAssignmentIdFor(role.id, a.principalId);
+        directory.roleAssignments.set(id, { id, principalId: a.principalId, roleDefinitionId: role.id, directoryScopeId: '/' });
       }
     }
     return directory;
@@ -119,8 +144,19 @@ export class FakeDirectory {
     this.servicePrincipals.set(sp.id, { ...sp, appRoles: sp.appRoles.map((r) => ({ isEnabled: true, allowedMemberTypes: ['User'], ...r })) });
   }
 
+  addRoleDefinition(role: FakeRoleDefinition): void {
+    this.roleDefinitions.set(role.id, { ...role });
+  }
+
   // -------------------------------------------------------------------------------------
   // Lookups (throwing Graph's 404)
+
+  /** Role definition ids are GUIDs, matched without case as Graph does. */
+  roleDefinition(id: string): FakeRoleDefinition {
+    const role = this.roleDefinitions.get(id) ?? [...this.roleDefinitions.values()].find((r) => r.id.toLowerCase() === id.toLowerCase());
+    if (!role) throw resourceNotFound(id);
+    return role;
+  }
 
   user(idOrUpn: string): FakeUser {
     const byId = this.users.get(idOrUpn);
@@ -234,6 +270,34 @@ export class FakeDirectory {
     this.assignments.delete(assignmentId);
   }
 
+  /**
+   * POST /roleManagement/directory/roleAssignments (rbacapplication-post-roleassignments): one of
+   * directoryScopeId or appScopeId is required; an unknown principal or role definition is a 404;
+   * the same principal, role and scope twice is Graph's 400 "A conflicting object ...".
+   */
+  assignRole(body: Json): FakeRoleAssignment {
+    const { principalId, roleDefinitionId, directoryScopeId, appScopeId } = body;
+    if (typeof principalId !== 'string' || typeof roleDefinitionId !== 'string') {
+      throw new GraphFault(400, 'Request_BadRequest', 'Invalid request body: principalId and roleDefinitionId are required.');
+    }
+    if (typeof directoryScopeId !== 'string' && typeof appScopeId !== 'string') {
+      throw new GraphFault(400, 'Request_BadRequest', 'Either appScopeId or directoryScopeId must be specified.');
+    }
+    if (typeof directoryScopeId !== 'string') throw new GraphFault(400, 'Request_BadRequest', 'appScopeId is not supported for the directory provider.');
+    const role = this.roleDefinition(roleDefinitionId);
+    const principal = this.users.get(principalId) ?? this.groups.get(principalId);
+    if (!principal) throw resourceNotFound(principalId);
+    const duplicate = [...this.roleAssignments.values()].some((a) => a.principalId === principal.id && a.roleDefinitionId === role.id && a.directoryScopeId === directoryScopeId);
+    if (duplicate) throw new GraphFault(400, 'Request_BadRequest', 'A conflicting object with one or more of the specified property values is present in the directory.');
+    const assignment = { id: directoryScopeId === '/' ? roleAssignmentIdFor(role.id, principal.id) : `${randomBytes(32).toString('base64url').slice(0, 43)}-1`, principalId: principal.id, roleDefinitionId: role.id, directoryScopeId };
+    this.roleAssignments.set(assignment.id, assignment);
+    return assignment;
+  }
+
+  unassignRole(assignmentId: string): void {
+    if (!this.roleAssignments.delete(assignmentId)) throw resourceNotFound(assignmentId);
+  }
+
   // -------------------------------------------------------------------------------------
   // Graph's JSON resources
 
@@ -302,6 +366,24 @@ export class FakeDirectory {
       resourceDisplayName: this.servicePrincipals.get(a.resourceId)?.displayName ?? null,
       resourceId: a.resourceId,
     };
+  }
+
+  roleDefinitionJson(role: FakeRoleDefinition): Json {
+    return {
+      id: role.id,
+      description: role.description ?? null,
+      displayName: role.displayName,
+      isBuiltIn: role.isBuiltIn,
+      isEnabled: true,
+      resourceScopes: ['/'],
+      templateId: role.id,
+      version: '1',
+      rolePermissions: [],
+    };
+  }
+
+  roleAssignmentJson(a: FakeRoleAssignment): Json {
+    return { id: a.id, principalId: a.principalId, roleDefinitionId: a.roleDefinitionId, directoryScopeId: a.directoryScopeId, resourceScope: a.directoryScopeId };
   }
 
   /** Any directory object by id, as the JSON its type has (for member lists). */

@@ -4,8 +4,9 @@
 //
 // What it does like Graph v1.0 (learn.microsoft.com/graph):
 // - keeps directory state (graphFakeDirectory.ts): users, managers, groups with nested members,
-//   owners, service principals with app roles, app role assignments; seeded from the same YAML
-//   shape as examples/directory.yaml;
+//   owners, service principals with app roles, app role assignments, directory role definitions
+//   and role assignments (/roleManagement/directory); seeded from the same YAML shape as
+//   examples/directory.yaml;
 // - answers with Graph's status codes and {error:{code,message,innerError}} bodies;
 // - insists on "Authorization: Bearer <token it issued>" (401 InvalidAuthenticationToken);
 // - honours $select (and Graph's default user properties without it), $top (1..999), $filter
@@ -14,7 +15,8 @@
 //   OData cast or $filter on a group relationship, as the docs say;
 // - serves POST /v1.0/$batch (1..20 requests, relative urls without the version, per-item status);
 // - can be told to throttle (429 + Retry-After), fail (503) or deny (403) chosen calls, N times,
-//   inside batches too;
+//   inside batches too, or that the app lacks RoleManagement.ReadWrite.Directory (every role
+//   management call then gets 403, as in a tenant where nobody consented to it);
 // - counts calls by kind (read, write, batch, token) and keeps the write log.
 
 import { randomUUID } from 'node:crypto';
@@ -119,6 +121,8 @@ export class InMemoryGraph {
   private readonly defaultPageSize: number;
   private maxPageSize: number;
   private faults: Fault[] = [];
+  /** Application permissions the app was not granted (only role management checks this). */
+  private missingPermissions = new Set<string>();
   private hangs: Array<{ match: CallMatch; ms: number; remaining: number }> = [];
   private server: SetupServerApi | undefined;
 
@@ -175,6 +179,7 @@ export class InMemoryGraph {
     this.teams = new FakeTeams();
     this.faults = [];
     this.hangs = [];
+    this.missingPermissions = new Set();
     this.calls.length = 0;
     if (options.maxPageSize !== undefined) this.maxPageSize = options.maxPageSize;
   }
@@ -226,6 +231,15 @@ export class InMemoryGraph {
       message: options.message ?? 'Insufficient privileges to complete the operation.',
       remaining: options.times ?? 1,
     });
+  }
+
+  /**
+   * The app has no admin consent for `permission` (until reset). Only role management looks:
+   * without RoleManagement.ReadWrite.Directory every /roleManagement/directory call is 403
+   * Authorization_RequestDenied, as Graph answers an app without it.
+   */
+  withoutPermission(permission: 'RoleManagement.ReadWrite.Directory'): void {
+    this.missingPermissions.add(permission);
   }
 
   // -------------------------------------------------------------------------------------
@@ -421,6 +435,27 @@ export class InMemoryGraph {
         return only('GET', read(() => ok(d.assignmentJson(d.assignmentsOn(id).find((a) => a.id === fourth) ?? throwing(resourceNotFound(fourth))))));
       }
     }
+    if (collection === 'roleManagement' && id === 'directory' && (nav === 'roleAssignments' || nav === 'roleDefinitions')) {
+      if (this.missingPermissions.has('RoleManagement.ReadWrite.Directory')) {
+        throw new GraphFault(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+      }
+      if (nav === 'roleDefinitions' && fourth === undefined) {
+        return only('GET', read(() => ok(this.page([...d.roleDefinitions.values()].map((r) => select(d.roleDefinitionJson(r), q, 'microsoft.graph.unifiedRoleDefinition')), request, q))));
+      }
+      if (nav === 'roleDefinitions' && fifth === undefined) {
+        return only('GET', read(() => ok(select(d.roleDefinitionJson(d.roleDefinition(fourth!)), q, 'microsoft.graph.unifiedRoleDefinition'))));
+      }
+      if (nav === 'roleAssignments' && fourth === undefined) {
+        if (method === 'POST') {
+          return write(() => ({ status: 201, body: { '@odata.context': `${this.graphEndpoint}/v1.0/$metadata#roleManagement/directory/roleAssignments/$entity`, ...d.roleAssignmentJson(d.assignRole(isJson(request.body) ? request.body : {})) } }));
+        }
+        return only('GET', read(() => ok(this.page(this.roleAssignments(q.$filter).map((a) => d.roleAssignmentJson(a)), request, q))));
+      }
+      if (nav === 'roleAssignments' && fifth === undefined) {
+        if (method === 'DELETE') return write(() => (d.unassignRole(fourth!), noContent()));
+        return only('GET', read(() => ok(d.roleAssignmentJson(d.roleAssignments.get(fourth!) ?? throwing(resourceNotFound(fourth!))))));
+      }
+    }
     const known = ['manager', 'checkMemberGroups', 'appRoleAssignments', 'transitiveMembers', 'microsoft.graph.user', 'members', 'owners', '$ref', 'appRoleAssignedTo'];
     known.push('teamwork', 'installedApps', 'chat');
     const unknown = !['users', 'groups', 'servicePrincipals'].includes(collection ?? '')
@@ -492,6 +527,23 @@ export class InMemoryGraph {
     // appRoleAssignment: principalId does not support $filter (only resourceId and principalDisplayName do).
     const property = /^(\w+)/.exec(filter.trim())?.[1] ?? filter;
     throw new GraphFault(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${property}' of resource 'AppRoleAssignment'.`);
+  }
+
+  /**
+   * GET /roleManagement/directory/roleAssignments: $filter on principalId, roleDefinitionId and
+   * directoryScopeId with eq, joined by and (unifiedRoleAssignment: "Supports $filter (eq, in)").
+   * Unknown ids simply match nothing, as in Graph.
+   */
+  private roleAssignments(filter: string | undefined) {
+    const all = [...this.directory.roleAssignments.values()];
+    if (filter === undefined) return all;
+    const clauses = filter.trim().split(/\s+and\s+/i).map((clause) => {
+      const match = /^(principalId|roleDefinitionId|directoryScopeId) eq '((?:[^']|'')*)'$/.exec(clause.trim());
+      if (!match) throw new GraphFault(400, 'BadRequest', 'Invalid filter clause');
+      return { property: match[1] as 'principalId' | 'roleDefinitionId' | 'directoryScopeId', value: (match[2] ?? '').replace(/''/g, "'") };
+    });
+    // Graph compares these GUIDs without case.
+    return all.filter((a) => clauses.every((c) => a[c.property].toLowerCase() === c.value.toLowerCase()));
   }
 
   /** The object id in {"@odata.id": "{GRAPH_ENDPOINT}/v1.0/directoryObjects/{id}"}. */

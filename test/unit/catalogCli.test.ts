@@ -75,6 +75,16 @@ describe('catalog CLI', () => {
       ]);
     });
 
+    it('refuses a privileged Entra role unless ALLOW_PRIVILEGED_ROLES=true, as the bot does', async () => {
+      const privileged = join(dir, 'privileged.yaml');
+      await writeFile(privileged, VALID.replace('      - { id: finance-team', '      - { id: ga, type: directoryRole, originId: 62e90394-69f5-4237-9190-012177145e10, displayName: Global admins }\n      - { id: finance-team'));
+      const refused = await run(['validate', privileged]);
+      expect(refused.code).toBe(1);
+      expect(refused.err.split('\n')[0]).toMatch(new RegExp(`^${privileged.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:6:\\d+: catalogs\\[0\\]\\.resources\\[0\\]\\.originId: 'Global Administrator' .* unless ALLOW_PRIVILEGED_ROLES=true`));
+      expect(await run(['validate', privileged], { ALLOW_PRIVILEGED_ROLES: 'true' })).toMatchObject({ code: 0, err: '' });
+      expect(await run(['validate', privileged], { ALLOW_PRIVILEGED_ROLES: 'yes' })).toEqual({ code: 2, out: '', err: 'Configuration error: ALLOW_PRIVILEGED_ROLES must be true or false (got "yes")' });
+    });
+
     it('reports a missing file as an error (exit 1)', async () => {
       const missing = join(dir, 'nope.yaml');
       const result = await run(['validate', missing]);

@@ -230,14 +230,14 @@ describe('parseCatalogFile: valid files', () => {
     expect(policy('{ type: afterDuration, duration: PT2H }')).toEqual({ type: 'afterDuration', duration: 'PT2H' });
   });
 
-  it('gives sites member/owner and a directory role its role definition by default', () => {
+  it('gives sites member/owner and a directory role its role definition ("Entra role") by default', () => {
     const text = base.replace(
       '    resources:\n',
       '    resources:\n      - { id: site, type: sharePointSite, originId: grp-site, displayName: Site }\n      - { id: reader, type: directoryRole, originId: role-def-reader, displayName: Reports reader }\n',
     );
     const resources = valid(text).catalogs[0].resources;
     expect(resources[0].roles.map((r) => r.id)).toEqual(['member', 'owner']);
-    expect(resources[1].roles).toEqual([{ id: 'role-def-reader', displayName: 'Reports reader' }]);
+    expect(resources[1].roles).toEqual([{ id: 'role-def-reader', displayName: 'Entra role' }]);
   });
 
   it('accepts a package without policies and a file with no entries', () => {
@@ -654,6 +654,65 @@ describe('loadCatalogFile', () => {
   });
 });
 
+describe('parseCatalogFile: only what the bot can deliver', () => {
+  const GLOBAL_ADMIN = '62e90394-69f5-4237-9190-012177145e10';
+  const REPORTS_READER = '4a5d8f65-41da-4de4-8968-e035b65339cf';
+  const withResource = (resource: string, role?: string) => {
+    let text = base.replace('    resources:\n', `    resources:\n      - ${resource}\n`);
+    if (role !== undefined) text = text.replace('      - { resource: finance-team, role: member }\n', `      - { resource: finance-team, role: member }\n      - ${role}\n`);
+    return text;
+  };
+
+  it('delivers a directory role as its role definition: referred to by "Entra role" or by the id', () => {
+    const text = withResource(`{ id: reader, type: directoryRole, originId: ${REPORTS_READER}, displayName: Reports Reader }`, '{ resource: reader, role: entra role }');
+    const definition = valid(text);
+    expect(definition.catalogs[0].resources[0]).toMatchObject({ type: 'directoryRole', originId: REPORTS_READER, roles: [{ id: REPORTS_READER, displayName: 'Entra role' }] });
+    expect(definition.packages[0].resourceRoles).toContainEqual({ resource: 'reader', role: REPORTS_READER });
+    expect(valid(text.replace('role: entra role', `role: ${REPORTS_READER}`)).packages[0].resourceRoles).toContainEqual({ resource: 'reader', role: REPORTS_READER });
+  });
+
+  it('refuses a privileged Entra role by default, located at its originId, naming the role and the setting', () => {
+    const text = withResource(`{ id: ga, type: directoryRole, originId: ${GLOBAL_ADMIN}, displayName: Tenant admins }`);
+    const error = errorAt(errorsOf(text), 'catalogs[0].resources[0].originId');
+    expect(error).toMatchObject({ file: 'catalog.yaml', line: lineOf(text, GLOBAL_ADMIN) });
+    expect(error.message).toBe(
+      `'Global Administrator' (${GLOBAL_ADMIN}) is a privileged Entra role, which the bot does not deliver unless ALLOW_PRIVILEGED_ROLES=true (docs/deployment.md); offer a less privileged role, or manage this one in Privileged Identity Management`,
+    );
+    expect(formatCatalogError(error)).toMatch(/^catalog\.yaml:\d+:\d+: catalogs\[0\]\.resources\[0\]\.originId: 'Global Administrator' /);
+  });
+
+  it.each([
+    ['Privileged Role Administrator', 'e8611ab8-c189-46e8-94e1-60213ab1f814'],
+    ['Privileged Authentication Administrator', '7be44c8a-adaf-4e2a-84d6-ab2649e08a13'],
+    ['Intune Administrator', '3A2C62DB-5318-420D-8D74-23AFFEE5D9D5'], // GUIDs compare without case
+  ])('refuses %s too', (name, id) => {
+    expect(errorAt(errorsOf(withResource(`{ id: r, type: directoryRole, originId: ${id}, displayName: R }`)), 'catalogs[0].resources[0].originId').message).toContain(`'${name}'`);
+  });
+
+  it('accepts a privileged role when the deployment allows it (ALLOW_PRIVILEGED_ROLES=true)', () => {
+    const text = withResource(`{ id: ga, type: directoryRole, originId: ${GLOBAL_ADMIN}, displayName: Tenant admins }`);
+    const result = parseCatalogFile(text, 'catalog.yaml', { allowPrivilegedRoles: true });
+    expect(result.ok).toBe(true);
+  });
+
+  it('refuses a directory role whose role is not its role definition, or that has two', () => {
+    const other = withResource(`{ id: reader, type: directoryRole, originId: ${REPORTS_READER}, displayName: Reports Reader, roles: [{ id: member, displayName: Member }] }`);
+    expect(errorAt(errorsOf(other), 'catalogs[0].resources[0].roles[0]').message).toBe(
+      `a directoryRole resource's one role is its role definition '${REPORTS_READER}' (the originId), not 'member'; leave roles out, or declare { id: ${REPORTS_READER} }`,
+    );
+    const two = withResource(`{ id: reader, type: directoryRole, originId: ${REPORTS_READER}, displayName: Reports Reader, roles: [${REPORTS_READER}, other] }`);
+    expect(errorAt(errorsOf(two), 'catalogs[0].resources[0].roles').message).toContain('a directoryRole resource has exactly one role');
+    // Declaring the one role under its own name is fine.
+    const named = withResource(`{ id: reader, type: directoryRole, originId: ${REPORTS_READER}, displayName: Reports Reader, roles: [{ id: ${REPORTS_READER}, displayName: Log reader }] }`);
+    expect(valid(named).catalogs[0].resources[0].roles).toEqual([{ id: REPORTS_READER, displayName: 'Log reader' }]);
+  });
+
+  it("delivers a SharePoint site's Microsoft 365 group membership or ownership, and refuses any other site role", () => {
+    const site = withResource('{ id: site, type: sharePointSite, originId: grp-site, displayName: Finance site, roles: [member, reader] }');
+    expect(errorAt(errorsOf(site), 'catalogs[0].resources[0].roles[1]').message).toBe("a sharePointSite's roles are member and owner, not 'reader'");
+  });
+});
+
 describe('the example files', () => {
   const examples = join(__dirname, '..', '..', 'examples');
 
@@ -661,7 +720,7 @@ describe('the example files', () => {
     const result = await loadCatalogFile(join(examples, 'catalog.yaml'));
     if (!result.ok) throw new Error(result.errors.map(formatCatalogError).join('\n'));
     const { catalogs, packages, policies } = result.catalog;
-    expect(summarizeDefinition(result.catalog)).toBe('1 catalog, 5 packages, 6 policies');
+    expect(summarizeDefinition(result.catalog)).toBe('2 catalogs, 6 packages, 7 policies');
 
     expect(catalogs[0].resources.find((r) => r.id === 'finance-team')?.roles.map((r) => r.id)).toEqual(['member', 'owner']);
     const accounting = packages.find((p) => p.id === 'accounting');
@@ -694,6 +753,11 @@ describe('the example files', () => {
     expect(jit?.approval).toEqual({ required: false, requestorJustificationRequired: true, stages: [] });
     expect(jit?.lifecycle.expiration).toEqual({ type: 'afterDuration', duration: 'PT2H' });
     expect(jit?.questions[0]).toMatchObject({ id: 'changeTicket', type: 'text', required: true, regex: '^CHG[0-9]{7}$', maxLength: 1000 });
+    // An Entra role, delivered as a role assignment, referred to by its role's name.
+    expect(catalogs.find((c) => c.id === 'it-admin')?.resources).toEqual([
+      expect.objectContaining({ id: 'reports-reader', type: 'directoryRole', originId: '4a5d8f65-41da-4de4-8968-e035b65339cf', roles: [{ id: '4a5d8f65-41da-4de4-8968-e035b65339cf', displayName: 'Entra role' }] }),
+    ]);
+    expect(packages.find((p) => p.id === 'sign-in-reports')?.resourceRoles).toEqual([{ resource: 'reports-reader', role: '4a5d8f65-41da-4de4-8968-e035b65339cf' }]);
   });
 
   it('examples/catalog.yaml refers only to objects of examples/directory.yaml', async () => {
@@ -701,6 +765,7 @@ describe('the example files', () => {
       users: { id: string }[];
       groups: { id: string }[];
       servicePrincipals: { id: string; appRoles: { id: string }[] }[];
+      directoryRoles: { id: string }[];
     };
     const users = new Set(directory.users.map((u) => u.id));
     const groups = new Set(directory.groups.map((g) => g.id));
@@ -715,7 +780,9 @@ describe('the example files', () => {
         expect(sp).toBeDefined();
         for (const role of resource.roles) expect(sp?.appRoles.map((r) => r.id)).toContain(role.id);
       }
+      if (resource.type === 'directoryRole') expect(directory.directoryRoles.map((r) => r.id)).toContain(resource.originId);
     }
+    expect(catalogs.flatMap((c) => c.resources).some((r) => r.type === 'directoryRole')).toBe(true);
     for (const group of packages.flatMap((p) => p.incompatibleGroups)) expect(groups).toContain(group);
     const approvers = policies.flatMap((p) =>
       p.approval.stages.flatMap((s) => [...s.approvers, ...s.fallbackApprovers, ...(s.escalation?.approvers ?? [])]),
@@ -748,6 +815,7 @@ describe('the example files', () => {
     expect(result.errors.map((e) => e.path)).toEqual([
       'catalogs[0].resources[0].displayName',
       'catalogs[0].resources[0].dispalyName',
+      'catalogs[1].resources[1].originId',
       'accessPackages[0].resourceRoles[0].role',
       'accessPackages[0].resourceRoles[1].resource',
       'accessPackages[0].incompatibleAccessPackages[0]',

@@ -16,6 +16,8 @@ describe('loadConfig', () => {
       schedulerIntervalMs: 15000,
       logLevel: 'info',
       approvalReminderPercent: 50,
+      // Privileged Entra roles are refused unless an operator says otherwise.
+      delivery: { allowPrivilegedRoles: false },
     });
     expect(config.mongodbUri).toBeUndefined();
     expect(config.tenantId).toBeUndefined();
@@ -38,6 +40,7 @@ describe('loadConfig', () => {
         ADMIN_USER_IDS: ' u-1, u-2 ,',
         SCHEDULER_INTERVAL_MS: '500',
         LOG_LEVEL: 'debug',
+        ALLOW_PRIVILEGED_ROLES: 'TRUE',
       },
       cwd,
     );
@@ -52,6 +55,7 @@ describe('loadConfig', () => {
       adminUserIds: ['u-1', 'u-2'],
       schedulerIntervalMs: 500,
       logLevel: 'debug',
+      delivery: { allowPrivilegedRoles: true },
     });
   });
 
@@ -71,6 +75,7 @@ describe('loadConfig', () => {
     [{ MicrosoftAppTenantId: 'contoso' }, /MicrosoftAppTenantId must be a GUID/],
     [{ TENANT_ID: 'two words' }, /TENANT_ID must be a single id without spaces/],
     [{ ADMIN_USER_IDS: 'u-1, two words' }, /ADMIN_USER_IDS must be a comma-separated list of object ids/],
+    [{ ALLOW_PRIVILEGED_ROLES: 'yes' }, 'Configuration error: ALLOW_PRIVILEGED_ROLES must be true or false (got "yes")'],
   ])('refuses %j with one clear line', (env, message) => {
     let error: unknown;
     try {

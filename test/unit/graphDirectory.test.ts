@@ -189,6 +189,46 @@ describe('requests as Graph documents them', () => {
   });
 });
 
+describe('directory roles as Graph documents them', () => {
+  const REPORTS_READER = '4a5d8f65-41da-4de4-8968-e035b65339cf';
+
+  it('assigns at tenant scope with the unifiedRoleAssignment body, and finds with one filtered list batched with its lookups', async () => {
+    await directory.addDirectoryRoleAssignment('u-fred', REPORTS_READER);
+    expect(graph.writeLog().map((c) => [c.method, c.path, c.body])).toEqual([
+      ['POST', '/roleManagement/directory/roleAssignments', { '@odata.type': '#microsoft.graph.unifiedRoleAssignment', principalId: 'u-fred', roleDefinitionId: REPORTS_READER, directoryScopeId: '/' }],
+    ]);
+    graph.reset(graph.directory);
+    await directory.listDirectoryRoleAssignments('u-fred', REPORTS_READER);
+    expect(graph.calls.filter((c) => c.inBatch).map((c) => [c.path, decodeURIComponent(c.query)])).toEqual([
+      ['/users/u-fred', '$select=id'],
+      [`/roleManagement/directory/roleDefinitions/${REPORTS_READER}`, '$select=id'],
+      ['/roleManagement/directory/roleAssignments', `$filter=principalId eq 'u-fred' and roleDefinitionId eq '${REPORTS_READER}'`],
+    ]);
+    expect(graph.stats()).toMatchObject({ batches: 1, writes: 0 });
+  });
+
+  it('ignores assignments of the role at another scope (an administrative unit is not the tenant)', async () => {
+    graph.directory.roleAssignments.set('au-scoped', { id: 'au-scoped', principalId: 'u-fred', roleDefinitionId: REPORTS_READER, directoryScopeId: '/administrativeUnits/au-1' });
+    expect(await directory.listDirectoryRoleAssignments('u-fred', REPORTS_READER)).toEqual([]);
+    expect((await directory.addDirectoryRoleAssignment('u-fred', REPORTS_READER)).outcome).toBe('added');
+  });
+
+  it("takes Graph's 400 for a duplicate as alreadyPresent, with the assignment Graph has", async () => {
+    const [victors] = await directory.listDirectoryRoleAssignments('u-victor', REPORTS_READER);
+    expect(await directory.addDirectoryRoleAssignment('u-victor', REPORTS_READER)).toEqual({ outcome: 'alreadyPresent', assignment: victors });
+    expect(graph.writeLog().map((c) => c.status)).toEqual([400]);
+  });
+
+  it('maps 403 without RoleManagement.ReadWrite.Directory to forbidden, naming that permission', async () => {
+    graph.withoutPermission('RoleManagement.ReadWrite.Directory');
+    for (const call of [directory.addDirectoryRoleAssignment('u-fred', REPORTS_READER), directory.listDirectoryRoleAssignments('u-fred', REPORTS_READER), directory.removeDirectoryRoleAssignment('whatever')]) {
+      const error = await failureOf(call);
+      expect(error).toMatchObject({ kind: 'forbidden', retryable: false });
+      expect(error.message).toContain('needs the RoleManagement.ReadWrite.Directory application permission');
+    }
+  });
+});
+
 describe('paging and batching', () => {
   function bigGroup(size: number): void {
     const ids = Array.from({ length: size }, (_, i) => `u-big-${i}`);

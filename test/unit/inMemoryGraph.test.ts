@@ -180,6 +180,52 @@ describe('app role assignments', () => {
   });
 });
 
+describe('directory role assignments (/roleManagement/directory)', () => {
+  const REPORTS_READER = '4a5d8f65-41da-4de4-8968-e035b65339cf';
+  const ROLE_ASSIGNMENTS = '/roleManagement/directory/roleAssignments';
+  const filter = (text: string) => `${ROLE_ASSIGNMENTS}?$filter=${encodeURIComponent(text)}`;
+
+  it('creates an active tenant-wide assignment (201), refuses the duplicate as Graph does, deletes it (204, then 404)', async () => {
+    const body = { '@odata.type': '#microsoft.graph.unifiedRoleAssignment', principalId: 'u-fred', roleDefinitionId: REPORTS_READER, directoryScopeId: '/' };
+    const created = await call('POST', ROLE_ASSIGNMENTS, { body });
+    expect(created).toMatchObject({ status: 201, body: { principalId: 'u-fred', roleDefinitionId: REPORTS_READER, directoryScopeId: '/', resourceScope: '/' } });
+    expect(String(created.body['@odata.context'])).toBe(`${V1}/$metadata#roleManagement/directory/roleAssignments/$entity`);
+    expect(String(created.body.id)).toMatch(/^[\w-]{43}-1$/);
+    const duplicate = await call('POST', ROLE_ASSIGNMENTS, { body });
+    expect(duplicate).toMatchObject({ status: 400, body: { error: { code: 'Request_BadRequest', message: 'A conflicting object with one or more of the specified property values is present in the directory.' } } });
+    // The same role for an administrative unit is another assignment.
+    expect((await call('POST', ROLE_ASSIGNMENTS, { body: { ...body, directoryScopeId: '/administrativeUnits/au-1' } })).status).toBe(201);
+    expect((await call('DELETE', `${ROLE_ASSIGNMENTS}/${String(created.body.id)}`)).status).toBe(204);
+    expect(await call('DELETE', `${ROLE_ASSIGNMENTS}/${String(created.body.id)}`)).toMatchObject({ status: 404, body: { error: { code: 'Request_ResourceNotFound' } } });
+  });
+
+  it('answers 404 for an unknown principal or role definition, 400 without a scope', async () => {
+    const body = { principalId: 'u-fred', roleDefinitionId: REPORTS_READER, directoryScopeId: '/' };
+    expect((await call('POST', ROLE_ASSIGNMENTS, { body: { ...body, principalId: 'u-nobody' } })).body.error).toMatchObject({ code: 'Request_ResourceNotFound' });
+    expect((await call('POST', ROLE_ASSIGNMENTS, { body: { ...body, roleDefinitionId: 'role-nope' } })).status).toBe(404);
+    expect((await call('POST', ROLE_ASSIGNMENTS, { body: { principalId: 'u-fred', roleDefinitionId: REPORTS_READER } })).body.error?.message).toBe('Either appScopeId or directoryScopeId must be specified.');
+    expect((await call('GET', `/roleManagement/directory/roleDefinitions/${REPORTS_READER}?$select=id`)).body).toEqual({ id: REPORTS_READER });
+    expect((await call('GET', '/roleManagement/directory/roleDefinitions/role-nope')).status).toBe(404);
+  });
+
+  it('filters on principalId and roleDefinitionId (eq, joined by and); unknown ids match nothing', async () => {
+    const victors = await call('GET', filter(`principalId eq 'u-victor' and roleDefinitionId eq '${REPORTS_READER}'`));
+    expect(victors.body.value?.map((a) => a.principalId)).toEqual(['u-victor']);
+    expect((await call('GET', filter("principalId eq 'u-ivan'"))).body.value?.map((a) => a.roleDefinitionId)).toEqual(['3a2c62db-5318-420d-8d74-23affee5d9d5']);
+    expect((await call('GET', filter("principalId eq 'u-nobody'"))).body.value).toEqual([]);
+    expect((await call('GET', filter('principalId ne null'))).body.error?.message).toBe('Invalid filter clause');
+  });
+
+  it('is 403 Authorization_RequestDenied everywhere when the app lacks RoleManagement.ReadWrite.Directory', async () => {
+    graph.withoutPermission('RoleManagement.ReadWrite.Directory');
+    const denied = { status: 403, body: { error: { code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.' } } };
+    expect(await call('GET', filter("principalId eq 'u-victor'"))).toMatchObject(denied);
+    expect(await call('POST', ROLE_ASSIGNMENTS, { body: { principalId: 'u-fred', roleDefinitionId: REPORTS_READER, directoryScopeId: '/' } })).toMatchObject(denied);
+    expect(await call('GET', `/roleManagement/directory/roleDefinitions/${REPORTS_READER}`)).toMatchObject(denied);
+    expect(graph.directory.roleAssignments.size).toBe(2);
+  });
+});
+
 describe('paging', () => {
   beforeEach(() => {
     for (let i = 0; i < 250; i++) graph.directory.addUser({ id: `u-p${i}`, displayName: `P${i}`, userPrincipalName: `p${i}@example.com` });

@@ -26,6 +26,8 @@ const PLAYGROUND_USERS = [
 ];
 const ALEX = '00000000-0000-0000-0000-0000000000020';
 const PATTI = '00000000-0000-0000-0000-0000000000024';
+const REPORTS_READER = '4a5d8f65-41da-4de4-8968-e035b65339cf';
+const INTUNE_ADMIN = '3a2c62db-5318-420d-8d74-23affee5d9d5';
 
 /** Removes the indentation of a template literal so YAML can be written inline. */
 function yaml(strings: TemplateStringsArray, ...values: unknown[]): string {
@@ -81,6 +83,8 @@ const BASE = yaml`
       displayName: App
       appRoles: [{ id: r-1, displayName: User }]
       appRoleAssignments: [{ principalId: u-a, appRoleId: r-1 }]
+  directoryRoles:
+    - { id: role-1, displayName: Reader, assignments: [{ principalId: u-b }] }
 `;
 
 describe('directory file', () => {
@@ -108,7 +112,7 @@ describe('directory file', () => {
   });
 
   it('accepts an empty file as an empty directory', () => {
-    expect(parseDirectoryFile('', 'd.yaml')).toEqual({ users: [], groups: [], servicePrincipals: [] });
+    expect(parseDirectoryFile('', 'd.yaml')).toEqual({ users: [], groups: [], servicePrincipals: [], directoryRoles: [] });
   });
 
   it('reports a missing file', async () => {
@@ -206,6 +210,14 @@ describe('directory file', () => {
         BASE.replace('[{ principalId: u-a, appRoleId: r-1 }]', '[{ principalId: u-a, appRoleId: r-1 }, { principalId: u-a, appRoleId: r-1 }]'),
         'servicePrincipals[0].appRoleAssignments[1]',
         "'u-a' is assigned 'r-1' twice",
+      ],
+      ['a group holding a directory role', BASE.replace('principalId: u-b }', 'principalId: g-1 }'), 'directoryRoles[0].assignments[0]', "unknown user 'g-1': a role is assigned to user ids here ('g-1' is a group)"],
+      ['a role holder listed twice', BASE.replace('[{ principalId: u-b }]', '[{ principalId: u-b }, { principalId: u-b }]'), 'directoryRoles[0].assignments[1]', "principal 'u-b' is listed twice"],
+      [
+        'a role definition id listed twice, differing in case',
+        `${BASE}  - { id: ROLE-1, displayName: Other }\n`,
+        'directoryRoles[1].id',
+        "duplicate role definition id 'ROLE-1' (already used by directoryRoles[0])",
       ],
     ])('rejects %s, located', (_name, text, path, message) => {
       const issues = issuesOf(text);
@@ -435,6 +447,30 @@ describe('LocalDirectory state file', () => {
     expect(await second.removeAppRoleAssignment('sp-accounting', assignment.id)).toBe('removed');
   });
 
+  it('survives a restart: directory role assignments, given and taken', async () => {
+    const first = await LocalDirectory.open({ file: EXAMPLE, stateFile });
+    const { assignment } = await first.addDirectoryRoleAssignment('u-fred', REPORTS_READER);
+    const [victors] = await first.listDirectoryRoleAssignments('u-victor', REPORTS_READER);
+    expect(await first.removeDirectoryRoleAssignment(victors!.id)).toBe('removed');
+
+    const second = await LocalDirectory.open({ file: EXAMPLE, stateFile });
+    expect(await second.listDirectoryRoleAssignments('u-fred', REPORTS_READER)).toEqual([assignment]);
+    expect(await second.listDirectoryRoleAssignments('u-victor', REPORTS_READER)).toEqual([]);
+    // A role the write did not touch is as in the file.
+    expect(await second.listDirectoryRoleAssignments('u-ivan', INTUNE_ADMIN)).toHaveLength(1);
+  });
+
+  it('reads a state file saved before roles were delivered: the file\'s role assignments stand', async () => {
+    const first = await LocalDirectory.open({ file: EXAMPLE, stateFile });
+    await first.addGroupRole('grp-finance', 'u-fred', 'member');
+    const saved = JSON.parse(await readFile(stateFile, 'utf8')) as Record<string, unknown>;
+    delete saved.directoryRoles;
+    await writeFile(stateFile, JSON.stringify(saved));
+    const second = await LocalDirectory.open({ file: EXAMPLE, stateFile });
+    expect(await second.hasGroupRole('grp-finance', 'u-fred', 'member')).toBe(true);
+    expect(await second.listDirectoryRoleAssignments('u-victor', REPORTS_READER)).toHaveLength(1);
+  });
+
   it('does not write anything until something changes', async () => {
     const directory = await LocalDirectory.open({ file: EXAMPLE, stateFile });
     expect(await directory.addGroupRole('grp-finance', 'u-lola', 'member')).toBe('alreadyPresent');
@@ -482,6 +518,7 @@ describe('LocalDirectory state file', () => {
     const first = await LocalDirectory.open({ file: EXAMPLE, stateFile });
     await first.addGroupRole('grp-finance', 'u-fred', 'member');
     await first.addAppRoleAssignment('sp-vat', 'u-fred', 'role-vat-filer');
+    await first.addDirectoryRoleAssignment('u-fred', REPORTS_READER);
 
     const file = await loadDirectoryFile(EXAMPLE);
     const withoutFred: DirectoryFile = {
@@ -493,7 +530,9 @@ describe('LocalDirectory state file', () => {
     const second = new LocalDirectory(withoutFred, { stateFile, onWarning: (m) => warnings.push(m) });
     expect(await second.listTransitiveGroupMembers('grp-finance')).not.toContain('u-fred');
     expect(await second.listAppRoleAssignments('sp-vat', 'u-nadia')).toHaveLength(1);
+    expect(await second.listDirectoryRoleAssignments('u-victor', REPORTS_READER)).toHaveLength(1);
     expect(warnings.join('\n')).toContain('u-fred');
+    expect(warnings.some((w) => w.includes('role assignment') && w.includes("unknown user 'u-fred'"))).toBe(true);
   });
 
   it('keeps the file state of groups added to the YAML after the state was saved', async () => {
