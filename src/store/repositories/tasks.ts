@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Task } from '../../domain/model';
-import { type Collection, type DocumentStore, DuplicateKeyError } from '../port';
+import { type Lane, routeTask } from '../../domain/taskTypes';
+import { type Collection, type DocumentStore, DuplicateKeyError, type Filter } from '../port';
 import { type Doc, fromDoc, toDoc } from './documents';
 
 export interface NewTask {
@@ -12,17 +13,43 @@ export interface NewTask {
 }
 
 /**
+ * `queue` is the task's lane while it is pending and absent once it is done or failed: the
+ * embedded store indexes one field per query, and this one holds exactly a lane's claimable work.
+ */
+type TaskDoc = Doc<Task> & { dedupeKey?: string; queue?: Lane };
+
+/** Held while a task with a serialKey runs: at most one per key, across every instance. */
+interface LockDoc {
+  /** The serialKey. */
+  _id: string;
+  owner: string;
+  taskId: string;
+  until: Date;
+}
+
+export interface ClaimOptions {
+  /** Only this lane's tasks (the runner claims lane by lane). */
+  lane?: Lane;
+  /** Only these types (the ones the runner has handlers for). */
+  types?: string[];
+}
+
+/**
  * The durable work queue behind delivery, notifications and scheduled work. A worker claims
- * a due task with a lease; if it dies the lease runs out and another worker takes over.
+ * a due task with a lease and renews it while it runs; if the worker dies the lease runs out
+ * and another worker takes over. Tasks sharing a serialKey never run at the same time.
  */
 export class TaskRepository {
-  private readonly collection: Collection<Doc<Task> & { dedupeKey?: string }>;
+  private readonly collection: Collection<TaskDoc>;
+  private readonly locks: Collection<LockDoc>;
+  private readonly listeners: ((task: Task) => void)[] = [];
 
   constructor(
     store: DocumentStore,
     private readonly now: () => Date,
   ) {
     this.collection = store.collection('tasks');
+    this.locks = store.collection('taskLocks');
   }
 
   async init(): Promise<void> {
@@ -31,6 +58,17 @@ export class TaskRepository {
     // claim queries to pending tasks instead of every task ever run.
     await this.collection.ensureIndex({ fields: ['state'] });
     await this.collection.ensureIndex({ fields: ['dedupeKey'], unique: true, sparse: true });
+    // Claims by lane in priority order: MongoDB serves them from the compound index, the
+    // embedded store from the single field, Cosmos DB (RU) needs the sort's own composite.
+    await this.collection.ensureIndex({ fields: ['queue'] });
+    await this.collection.ensureIndex({ fields: ['queue', 'priority', 'dueAt'] });
+    await this.collection.ensureIndex({ fields: ['priority', 'dueAt'] });
+    await this.routeUnrouted();
+  }
+
+  /** Called with each task queued by this process (the runner wakes the task's lane). */
+  onEnqueued(listener: (task: Task) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Returns the new task, or null when one with the same dedupeKey already exists. */
@@ -43,60 +81,113 @@ export class TaskRepository {
       state: 'pending',
       dueAt: task.dueAt ?? now,
       attempts: 0,
+      ...routeTask(task.type, task.payload),
       createdAt: now,
       updatedAt: now,
     };
     try {
-      await this.collection.insert({ ...toDoc(created), ...(task.dedupeKey ? { dedupeKey: task.dedupeKey } : {}) });
-      return created;
+      await this.collection.insert({ ...toDoc(created), queue: created.lane, ...(task.dedupeKey ? { dedupeKey: task.dedupeKey } : {}) });
     } catch (error) {
       if (task.dedupeKey && error instanceof DuplicateKeyError) return null;
       throw error;
     }
+    for (const listener of this.listeners) listener(created);
+    return created;
   }
 
   async get(id: string): Promise<Task | null> {
     const doc = await this.collection.findOne({ _id: id });
-    return doc ? fromDoc<Task>(doc) : null;
+    return doc ? toTask(doc) : null;
   }
 
-  /** Atomically leases the oldest due task whose lease (if any) has run out. */
+  /** Atomically leases the most urgent due task whose lease (if any) has run out. */
   async claimDue(owner: string, leaseMs: number, types?: string[]): Promise<Task | null> {
-    const [task] = await this.claimBatch(owner, leaseMs, 1, types);
+    const [task] = await this.claimBatch(owner, leaseMs, 1, { types });
     return task ?? null;
   }
 
   /**
-   * Leases up to `max` due tasks, oldest first. One query finds candidates; each is then
-   * claimed by id with the same conditions, so a task another worker took meanwhile is
-   * skipped. That costs one scan of the due tasks per batch instead of one per task.
+   * Leases up to `max` due tasks, most urgent (priority, then oldest due) first. One query
+   * finds candidates; each is then claimed by id with the same conditions, so a task another
+   * worker took meanwhile is skipped. A task with a serialKey is claimed only with its key's
+   * lock, so two of them never run at once (the same key twice in one batch: only the first).
    */
-  async claimBatch(owner: string, leaseMs: number, max: number, types?: string[]): Promise<Task[]> {
+  async claimBatch(owner: string, leaseMs: number, max: number, filter: ClaimOptions | string[] = {}): Promise<Task[]> {
+    const options: ClaimOptions = Array.isArray(filter) ? { types: filter } : filter;
     const now = this.now();
-    const due = {
-      state: 'pending',
-      dueAt: { $lte: now },
-      $or: [{ leaseUntil: { $exists: false } }, { leaseUntil: { $lte: now } }],
-      ...(types ? { type: { $in: types } } : {}),
-    };
-    const candidates = await this.collection.find(due, { sort: { dueAt: 1 }, limit: max });
+    const leaseUntil = new Date(now.getTime() + leaseMs);
+    const busy = await this.busyKeys(now);
+    const due = this.claimable(now, options, busy);
+    // Some spares: candidates whose key is taken in this batch are passed over.
+    const candidates = await this.collection.find(due, { sort: { priority: 1, dueAt: 1 }, limit: max * 2 });
     const claimed: Task[] = [];
+    const keys = new Set<string>();
     for (const candidate of candidates) {
+      if (claimed.length >= max) break;
+      const key = candidate.serialKey;
+      if (key !== undefined) {
+        if (keys.has(key)) continue;
+        keys.add(key);
+        if (!(await this.lock(key, owner, candidate._id, leaseUntil, now))) continue;
+      }
       const doc = await this.collection.findOneAndUpdate(
         { ...due, _id: candidate._id },
-        { $set: { leaseOwner: owner, leaseUntil: new Date(now.getTime() + leaseMs), updatedAt: now }, $inc: { attempts: 1 } },
+        { $set: { leaseOwner: owner, leaseUntil, updatedAt: now }, $inc: { attempts: 1 } },
       );
-      if (doc) claimed.push(fromDoc<Task>(doc));
+      if (doc) claimed.push(toTask(doc));
+      else if (key !== undefined) await this.unlock(key, owner, candidate._id);
     }
     return claimed;
   }
 
   /**
-   * Frees every lease on pending work. Only for a store one process owns (the embedded store):
-   * at start-up any lease found there was held by this process before it died (kill -9, power
-   * loss), so waiting for it to run out would only delay the work. Returns how many.
+   * When the next task the runner could claim falls due (a retry, a deferral, a lease that
+   * runs out), or null when there is none: the runner sleeps until then, not a whole interval.
+   */
+  async nextClaimableAt(options: ClaimOptions = {}): Promise<Date | null> {
+    const now = this.now();
+    const busy = await this.busyKeys(now);
+    const filter = this.claimable(now, options, busy);
+    delete filter.dueAt;
+    const [first] = await this.collection.find(filter, { sort: { dueAt: 1 }, limit: 1 });
+    // Tasks leased now: claimable when their lease runs out, if nobody renews it.
+    const leased = await this.collection.find({
+      ...(options.types ? { type: { $in: options.types } } : {}),
+      leaseUntil: { $gt: now },
+      state: 'pending',
+      ...(options.lane ? { queue: options.lane } : {}),
+    }, { limit: 100, fields: ['leaseUntil', 'dueAt'] });
+    const times = [first?.dueAt, ...leased.map((d) => (d.leaseUntil && d.dueAt > d.leaseUntil ? d.dueAt : d.leaseUntil))].filter((d): d is Date => d instanceof Date);
+    if (times.length === 0) return null;
+    return new Date(Math.min(...times.map((d) => d.getTime())));
+  }
+
+  /**
+   * Extends a running task's lease (and its key's lock). False when the lease is no longer
+   * this owner's: it ran out and another worker took the task over.
+   */
+  async renew(task: Pick<Task, 'id' | 'serialKey'>, owner: string, leaseMs: number): Promise<boolean> {
+    const now = this.now();
+    const until = new Date(now.getTime() + leaseMs);
+    const changed = await this.collection.updateOne({ _id: task.id, leaseOwner: owner, state: 'pending' }, { $set: { leaseUntil: until } });
+    if (changed !== 1) return false;
+    // The key's lock too: if it lapsed and another task of the key took it, this run has lost its turn.
+    if (task.serialKey === undefined) return true;
+    return (await this.locks.updateOne({ _id: task.serialKey, owner, taskId: task.id }, { $set: { until } })) === 1;
+  }
+
+  /** Frees the key's lock once the task's outcome is recorded (only this owner's, for this task). */
+  async unlock(serialKey: string, owner: string, taskId: string): Promise<void> {
+    await this.locks.delete({ _id: serialKey, owner, taskId });
+  }
+
+  /**
+   * Frees every lease and key lock on pending work. Only for a store one process owns (the
+   * embedded store): at start-up any lease found there was held by this process before it died
+   * (kill -9, power loss), so waiting for it to run out would only delay the work. Returns how many.
    */
   async releaseLeases(): Promise<number> {
+    await this.locks.delete({});
     return this.collection.updateMany(
       { state: 'pending', leaseUntil: { $exists: true } },
       { $unset: { leaseUntil: true, leaseOwner: true }, $set: { updatedAt: this.now() } },
@@ -108,7 +199,7 @@ export class TaskRepository {
     const now = this.now();
     const changed = await this.collection.updateOne(
       { _id: id, leaseOwner: owner, state: 'pending' },
-      { $set: { state: 'done', updatedAt: now }, $unset: { leaseUntil: true } },
+      { $set: { state: 'done', updatedAt: now }, $unset: { leaseUntil: true, queue: true } },
     );
     return changed === 1;
   }
@@ -122,10 +213,22 @@ export class TaskRepository {
     return changed === 1;
   }
 
+  /**
+   * Releases the lease until `at` without using up an attempt: the task was not tried, it
+   * waits its turn (pacing within Graph's or Teams' limits). Its claim's attempt is given back.
+   */
+  async defer(id: string, owner: string, at: Date): Promise<boolean> {
+    const changed = await this.collection.updateOne(
+      { _id: id, leaseOwner: owner, state: 'pending' },
+      { $set: { dueAt: at, updatedAt: this.now() }, $unset: { leaseUntil: true, leaseOwner: true }, $inc: { attempts: -1 } },
+    );
+    return changed === 1;
+  }
+
   async fail(id: string, owner: string, error: string): Promise<boolean> {
     const changed = await this.collection.updateOne(
       { _id: id, leaseOwner: owner, state: 'pending' },
-      { $set: { state: 'failed', lastError: error, updatedAt: this.now() }, $unset: { leaseUntil: true } },
+      { $set: { state: 'failed', lastError: error, updatedAt: this.now() }, $unset: { leaseUntil: true, queue: true } },
     );
     return changed === 1;
   }
@@ -139,4 +242,46 @@ export class TaskRepository {
   async countByState(state: Task['state']): Promise<number> {
     return this.collection.count({ state });
   }
+
+  /** Pending, due, not leased, its key not locked; `queue` last: the embedded store indexes by the last plain field. */
+  private claimable(now: Date, options: ClaimOptions, busy: string[]): Filter {
+    return {
+      dueAt: { $lte: now },
+      $or: [{ leaseUntil: { $exists: false } }, { leaseUntil: { $lte: now } }],
+      ...(options.types ? { type: { $in: options.types } } : {}),
+      ...(busy.length > 0 ? { serialKey: { $nin: busy } } : {}),
+      state: 'pending',
+      ...(options.lane ? { queue: options.lane } : {}),
+    };
+  }
+
+  /** Keys whose lock is held now (a handful: at most one per running task). */
+  private async busyKeys(now: Date): Promise<string[]> {
+    return (await this.locks.find({ until: { $gt: now } })).map((l) => l._id);
+  }
+
+  /** Takes the key's lock for `taskId`: free, or left by a worker whose lease ran out. */
+  private async lock(key: string, owner: string, taskId: string, until: Date, now: Date): Promise<boolean> {
+    try {
+      await this.locks.insert({ _id: key, owner, taskId, until });
+      return true;
+    } catch (error) {
+      if (!(error instanceof DuplicateKeyError)) throw error;
+      return (await this.locks.findOneAndUpdate({ _id: key, until: { $lte: now } }, { $set: { owner, taskId, until } })) !== null;
+    }
+  }
+
+  /** Tasks queued before lanes existed (an upgrade) get their lane, priority and key. */
+  private async routeUnrouted(): Promise<void> {
+    const unrouted = await this.collection.find({ queue: { $exists: false }, state: 'pending' });
+    for (const doc of unrouted) {
+      const route = routeTask(doc.type, doc.payload);
+      await this.collection.updateOne({ _id: doc._id, state: 'pending', queue: { $exists: false } }, { $set: { ...route, queue: route.lane } });
+    }
+  }
+}
+
+function toTask(doc: TaskDoc): Task {
+  const { queue: _queue, dedupeKey: _dedupeKey, ...rest } = doc;
+  return fromDoc<Task>(rest);
 }
