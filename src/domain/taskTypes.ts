@@ -41,7 +41,8 @@ export type TaskType =
  * - approvals: starting approval stages, timeouts, escalations, reminders. It leads to access,
  *   but what it produces is cards (queued as messages), so it neither waits behind messages nor
  *   holds up removals.
- * - messages: cards sent and updated in Teams; cards someone is waiting on before bulk notices.
+ * - messages: cards sent and updated in Teams: approval cards first, expiry warnings and
+ *   digests after every other notice.
  * - housekeeping: the daily digest (and any task type the app does not know).
  */
 export const LANES = ['access', 'approvals', 'messages', 'housekeeping'] as const;
@@ -49,6 +50,7 @@ export type Lane = (typeof LANES)[number];
 
 /** Inside a lane, lower runs first (then oldest due first). */
 export const PRIORITY = { urgent: 0, normal: 1, bulk: 2 } as const;
+export const PRIORITIES: readonly number[] = [PRIORITY.urgent, PRIORITY.normal, PRIORITY.bulk];
 
 const ROUTES: Record<TaskType, { lane: Lane; priority: number }> = {
   [DELIVERY_TASKS.revoke]: { lane: 'access', priority: PRIORITY.urgent },
@@ -65,7 +67,9 @@ const ROUTES: Record<TaskType, { lane: Lane; priority: number }> = {
   [DIGEST_TASK]: { lane: 'housekeeping', priority: PRIORITY.normal },
 };
 
-/** Cards nobody is waiting on at that moment: sent after every other message (cards/*.json names). */
+/** Cards someone has to act on (an approver): sent before notices (cards/*.json names). */
+const URGENT_CARD_TEMPLATES: ReadonlySet<string> = new Set(['approvalRequest']);
+/** Cards nobody is waiting on at that moment: sent after every other message. */
 const BULK_CARD_TEMPLATES: ReadonlySet<string> = new Set(['expiryWarning', 'adminDigest']);
 
 export interface TaskRoute {
@@ -83,6 +87,7 @@ export function routeTask(type: string, payload: Record<string, unknown>): TaskR
   const route = (ROUTES as Record<string, { lane: Lane; priority: number } | undefined>)[type] ?? { lane: 'housekeeping', priority: PRIORITY.normal };
   const serialKey = serialKeyOf(type, payload);
   let { priority } = route;
+  if (type === NOTIFY_TASKS.send && URGENT_CARD_TEMPLATES.has(templateOf(payload))) priority = PRIORITY.urgent;
   if (type === NOTIFY_TASKS.send && BULK_CARD_TEMPLATES.has(templateOf(payload))) priority = PRIORITY.bulk;
   return { lane: route.lane, priority, ...(serialKey ? { serialKey } : {}) };
 }

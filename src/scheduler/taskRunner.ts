@@ -125,6 +125,11 @@ export class TaskRunner implements ScheduledJob {
     return this.tasks.claimBatch(this.workerId, this.options.leaseMs, max, { lane, types });
   }
 
+  /** @internal (LaneWorkers) */
+  laneFailed(lane: Lane, error: unknown): void {
+    this.logger.error({ err: error, lane }, 'a task lane could not claim work; it looks again after the poll interval');
+  }
+
   /** @internal (LaneWorkers) Milliseconds until the lane's next task can be claimed, or null if none waits. */
   async msUntilClaimable(lane: Lane): Promise<number | null> {
     const types = this.typesOf(lane);
@@ -247,7 +252,12 @@ class LaneWorkers {
     this.stopped = false;
     this.loop = (async () => {
       while (!this.stopped) {
-        await this.drain(Number.POSITIVE_INFINITY);
+        try {
+          await this.drain(Number.POSITIVE_INFINITY);
+        } catch (error) {
+          // The store is unreachable (what ran has finished): look again after the poll interval.
+          this.runner.laneFailed(this.lane, error);
+        }
         if (this.stopped) break;
         await this.idle(pollMs);
       }

@@ -159,7 +159,8 @@ describe('lanes: access work never waits behind messages', () => {
     expect(routeTask(DELIVERY_TASKS.grant, {})).toMatchObject({ lane: 'access', priority: 1 });
     expect(routeTask(WORKFLOW_TASKS.deliver, {})).toMatchObject({ lane: 'access', priority: 1 });
     expect(routeTask(WORKFLOW_TASKS.startApproval, { requestId: 'R1' })).toEqual({ lane: 'approvals', priority: 1, serialKey: 'request:R1' });
-    expect(routeTask(NOTIFY_TASKS.send, { userId: 'u', card: { template: 'approvalRequest', data: {} }, trackAs: 'c1' })).toEqual({ lane: 'messages', priority: 1, serialKey: 'card:c1' });
+    expect(routeTask(NOTIFY_TASKS.send, { userId: 'u', card: { template: 'approvalRequest', data: {} }, trackAs: 'c1' })).toEqual({ lane: 'messages', priority: 0, serialKey: 'card:c1' });
+    expect(routeTask(NOTIFY_TASKS.send, { userId: 'u', card: { template: 'notice', data: {} } })).toEqual({ lane: 'messages', priority: 1 });
     expect(routeTask(NOTIFY_TASKS.send, { userId: 'u', card: { template: 'expiryWarning', data: {} } })).toEqual({ lane: 'messages', priority: 2 });
     expect(routeTask('admin.digest', {})).toMatchObject({ lane: 'housekeeping' });
     expect(routeTask(DELIVERY_TASKS.grant, { assignmentId: 'A', index: 0, userId: 'u1' }).serialKey).toBe('user:u1');

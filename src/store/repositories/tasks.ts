@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Task } from '../../domain/model';
-import { type Lane, routeTask } from '../../domain/taskTypes';
+import { type Lane, PRIORITIES, routeTask, type TaskRoute } from '../../domain/taskTypes';
 import { type Collection, type DocumentStore, DuplicateKeyError, type Filter } from '../port';
 import { type Doc, fromDoc, toDoc } from './documents';
 
@@ -13,10 +13,15 @@ export interface NewTask {
 }
 
 /**
- * `queue` is the task's lane while it is pending and absent once it is done or failed: the
- * embedded store indexes one field per query, and this one holds exactly a lane's claimable work.
+ * `queue` is "lane:priority" while the task is pending, absent once it is done or failed: a
+ * claim reads one queue after another, most urgent first, so claiming an approval card never
+ * reads through a backlog of bulk notices (the embedded store indexes one field per query).
  */
-type TaskDoc = Doc<Task> & { dedupeKey?: string; queue?: Lane };
+type TaskDoc = Doc<Task> & { dedupeKey?: string; queue?: string };
+
+function queueOf(route: Pick<TaskRoute, 'lane' | 'priority'>): string {
+  return `${route.lane}:${route.priority}`;
+}
 
 /** Held while a task with a serialKey runs: at most one per key, across every instance. */
 interface LockDoc {
@@ -58,11 +63,10 @@ export class TaskRepository {
     // claim queries to pending tasks instead of every task ever run.
     await this.collection.ensureIndex({ fields: ['state'] });
     await this.collection.ensureIndex({ fields: ['dedupeKey'], unique: true, sparse: true });
-    // Claims by lane in priority order: MongoDB serves them from the compound index, the
-    // embedded store from the single field, Cosmos DB (RU) needs the sort's own composite.
+    // Claims read one queue (lane and priority) oldest due first: MongoDB serves them from the
+    // compound index, the embedded store from the single field.
     await this.collection.ensureIndex({ fields: ['queue'] });
-    await this.collection.ensureIndex({ fields: ['queue', 'priority', 'dueAt'] });
-    await this.collection.ensureIndex({ fields: ['priority', 'dueAt'] });
+    await this.collection.ensureIndex({ fields: ['queue', 'dueAt'] });
     await this.routeUnrouted();
   }
 
@@ -86,7 +90,7 @@ export class TaskRepository {
       updatedAt: now,
     };
     try {
-      await this.collection.insert({ ...toDoc(created), queue: created.lane, ...(task.dedupeKey ? { dedupeKey: task.dedupeKey } : {}) });
+      await this.collection.insert({ ...toDoc(created), queue: queueOf({ lane: created.lane!, priority: created.priority! }), ...(task.dedupeKey ? { dedupeKey: task.dedupeKey } : {}) });
     } catch (error) {
       if (task.dedupeKey && error instanceof DuplicateKeyError) return null;
       throw error;
@@ -100,7 +104,7 @@ export class TaskRepository {
     return doc ? toTask(doc) : null;
   }
 
-  /** Atomically leases the most urgent due task whose lease (if any) has run out. */
+  /** Atomically leases the oldest due task (of any lane) whose lease (if any) has run out. */
   async claimDue(owner: string, leaseMs: number, types?: string[]): Promise<Task | null> {
     const [task] = await this.claimBatch(owner, leaseMs, 1, { types });
     return task ?? null;
@@ -117,25 +121,28 @@ export class TaskRepository {
     const now = this.now();
     const leaseUntil = new Date(now.getTime() + leaseMs);
     const busy = await this.busyKeys(now);
-    const due = this.claimable(now, options, busy);
-    // Some spares: candidates whose key is taken in this batch are passed over.
-    const candidates = await this.collection.find(due, { sort: { priority: 1, dueAt: 1 }, limit: max * 2 });
     const claimed: Task[] = [];
     const keys = new Set<string>();
-    for (const candidate of candidates) {
+    for (const queue of this.queues(options)) {
       if (claimed.length >= max) break;
-      const key = candidate.serialKey;
-      if (key !== undefined) {
-        if (keys.has(key)) continue;
-        keys.add(key);
-        if (!(await this.lock(key, owner, candidate._id, leaseUntil, now))) continue;
+      const due = this.claimable(now, options, busy, queue);
+      // Some spares: candidates whose key is taken in this batch are passed over.
+      const candidates = await this.collection.find(due, { sort: { dueAt: 1 }, limit: (max - claimed.length) * 2 });
+      for (const candidate of candidates) {
+        if (claimed.length >= max) break;
+        const key = candidate.serialKey;
+        if (key !== undefined) {
+          if (keys.has(key)) continue;
+          keys.add(key);
+          if (!(await this.lock(key, owner, candidate._id, leaseUntil, now))) continue;
+        }
+        const doc = await this.collection.findOneAndUpdate(
+          { ...due, _id: candidate._id },
+          { $set: { leaseOwner: owner, leaseUntil, updatedAt: now }, $inc: { attempts: 1 } },
+        );
+        if (doc) claimed.push(toTask(doc));
+        else if (key !== undefined) await this.unlock(key, owner, candidate._id);
       }
-      const doc = await this.collection.findOneAndUpdate(
-        { ...due, _id: candidate._id },
-        { $set: { leaseOwner: owner, leaseUntil, updatedAt: now }, $inc: { attempts: 1 } },
-      );
-      if (doc) claimed.push(toTask(doc));
-      else if (key !== undefined) await this.unlock(key, owner, candidate._id);
     }
     return claimed;
   }
@@ -147,17 +154,19 @@ export class TaskRepository {
   async nextClaimableAt(options: ClaimOptions = {}): Promise<Date | null> {
     const now = this.now();
     const busy = await this.busyKeys(now);
-    const filter = this.claimable(now, options, busy);
-    delete filter.dueAt;
-    const [first] = await this.collection.find(filter, { sort: { dueAt: 1 }, limit: 1 });
-    // Tasks leased now: claimable when their lease runs out, if nobody renews it.
-    const leased = await this.collection.find({
-      ...(options.types ? { type: { $in: options.types } } : {}),
-      leaseUntil: { $gt: now },
-      state: 'pending',
-      ...(options.lane ? { queue: options.lane } : {}),
-    }, { limit: 100, fields: ['leaseUntil', 'dueAt'] });
-    const times = [first?.dueAt, ...leased.map((d) => (d.leaseUntil && d.dueAt > d.leaseUntil ? d.dueAt : d.leaseUntil))].filter((d): d is Date => d instanceof Date);
+    const times: Date[] = [];
+    for (const queue of this.queues(options)) {
+      const filter = this.claimable(now, options, busy, queue);
+      delete filter.dueAt;
+      const [first] = await this.collection.find(filter, { sort: { dueAt: 1 }, limit: 1, fields: ['dueAt'] });
+      if (first) times.push(first.dueAt);
+      // Tasks leased now: claimable when their lease runs out, if nobody renews it.
+      const leased = await this.collection.find(
+        { ...(options.types ? { type: { $in: options.types } } : {}), leaseUntil: { $gt: now }, state: 'pending', ...(queue ? { queue } : {}) },
+        { limit: 100, fields: ['leaseUntil', 'dueAt'] },
+      );
+      for (const d of leased) times.push(d.leaseUntil && d.dueAt <= d.leaseUntil ? d.leaseUntil : d.dueAt);
+    }
     if (times.length === 0) return null;
     return new Date(Math.min(...times.map((d) => d.getTime())));
   }
@@ -243,15 +252,20 @@ export class TaskRepository {
     return this.collection.count({ state });
   }
 
+  /** The queues to claim from, most urgent first (all pending work when no lane is named). */
+  private queues(options: ClaimOptions): (string | undefined)[] {
+    return options.lane ? PRIORITIES.map((priority) => queueOf({ lane: options.lane!, priority })) : [undefined];
+  }
+
   /** Pending, due, not leased, its key not locked; `queue` last: the embedded store indexes by the last plain field. */
-  private claimable(now: Date, options: ClaimOptions, busy: string[]): Filter {
+  private claimable(now: Date, options: ClaimOptions, busy: string[], queue: string | undefined): Filter {
     return {
       dueAt: { $lte: now },
       $or: [{ leaseUntil: { $exists: false } }, { leaseUntil: { $lte: now } }],
       ...(options.types ? { type: { $in: options.types } } : {}),
       ...(busy.length > 0 ? { serialKey: { $nin: busy } } : {}),
       state: 'pending',
-      ...(options.lane ? { queue: options.lane } : {}),
+      ...(queue ? { queue } : {}),
     };
   }
 
@@ -276,7 +290,7 @@ export class TaskRepository {
     const unrouted = await this.collection.find({ queue: { $exists: false }, state: 'pending' });
     for (const doc of unrouted) {
       const route = routeTask(doc.type, doc.payload);
-      await this.collection.updateOne({ _id: doc._id, state: 'pending', queue: { $exists: false } }, { $set: { ...route, queue: route.lane } });
+      await this.collection.updateOne({ _id: doc._id, state: 'pending', queue: { $exists: false } }, { $set: { ...route, queue: queueOf(route) } });
     }
   }
 }
