@@ -32,7 +32,7 @@ import { openEmbeddedStore } from '../src/store/nedbStore';
 import { grantKey } from '../src/store/repositories/grants';
 import { FakeDirectory, InMemoryGraph, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID } from '../test/support/inMemoryGraph';
 import { LoopbackConnector, TEAMS_RATE_LIMITS } from '../test/support/loopbackConnector';
-import { benchUserId, type BenchOptions, type Column, machine, percentile, repoRoot, round, table } from './common';
+import { benchUserId, type BenchOptions, type Column, CountingStore, machine, percentile, repoRoot, round, table } from './common';
 import { QUOTA } from './graphPacing';
 import { WriteQuota } from './graphQuota';
 
@@ -223,9 +223,11 @@ export async function runLoad(options: BenchOptions, log: (line: string) => void
   await connector.start();
   connector.enforceRateLimits(() => Date.now());
   const config = { ...loadConfig({ LOG_LEVEL: 'silent', TENANT_ID: TENANT, CATALOG_FILE: catalogFile, TEAMS_SERVICE_URL: connector.serviceUrl }, REPO_ROOT), port: 0 };
-  const store = await openEmbeddedStore({});
+  // BENCH_PROFILE_STORE=1: where store time went, by call and filter shape (printed at the end).
+  const store = new CountingStore(await openEmbeddedStore({}), process.env.BENCH_PROFILE_STORE === '1');
   const directory = GraphDirectory.fromConfig({ auth: { kind: 'clientSecret', tenantId: TEST_TENANT_ID, clientId: TEST_CLIENT_ID, clientSecret: new Secret(TEST_CLIENT_SECRET) }, endpoint: ENDPOINT });
-  const app = await startApp(config, { store, directory, logger: createLogger('silent'), host: '127.0.0.1', startScheduler: false });
+  // BENCH_LOG_LEVEL=debug: the app's log on stdout (e.g. each task put back by pacing, and why).
+  const app = await startApp(config, { store, directory, logger: createLogger(process.env.BENCH_LOG_LEVEL === 'debug' ? 'debug' : 'silent'), host: '127.0.0.1', startScheduler: false });
   const { repositories } = app;
 
   /** Hands an activity to the adapter in process (the app's middleware, bot and nudge included). */
@@ -345,14 +347,17 @@ export async function runLoad(options: BenchOptions, log: (line: string) => void
     }
 
     const backlog: BacklogSample[] = [];
-    const tasks = store.collection<{ _id: string; type: string }>('tasks');
+    const tasks = store.collection<{ _id: string; type: string; dueAt: Date }>('tasks');
     const TYPES = ['notify.send', 'notify.update', 'request.startApproval', 'request.deliver', 'grant.add', 'grant.remove', 'assignment.remove'];
+    // One read of what is pending every second (the sampling itself costs the bot little).
     async function sampler(): Promise<void> {
       while (!stop) {
-        const due: Record<string, number> = {};
-        const nowDate = new Date();
-        for (const type of TYPES) due[type] = await tasks.count({ state: 'pending', type, dueAt: { $lte: nowDate } });
-        backlog.push({ atSeconds: round((Date.now() - wallStart) / 1000, 1), due });
+        const nowMs = Date.now();
+        const due: Record<string, number> = Object.fromEntries(TYPES.map((t) => [t, 0]));
+        for (const task of await tasks.find({ state: 'pending' }, { fields: ['type', 'dueAt'] })) {
+          if (new Date(task.dueAt).getTime() <= nowMs && task.type in due) due[task.type]! += 1;
+        }
+        backlog.push({ atSeconds: round((nowMs - wallStart) / 1000, 1), due });
         await sleep(1_000);
       }
     }
@@ -393,6 +398,7 @@ export async function runLoad(options: BenchOptions, log: (line: string) => void
     }
     const endedAt = Date.now();
     stop = true;
+    for (const [key, t] of [...store.timings.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) log(`${t.ms.toFixed(0).padStart(8)} ms ${String(t.calls).padStart(7)} calls  ${key}`);
     await Promise.all(background);
     if (errors.length > 0) throw new Error(`the load itself failed: ${errors.slice(0, 5).join('; ')}`);
 
@@ -412,6 +418,13 @@ export async function runLoad(options: BenchOptions, log: (line: string) => void
       };
     };
     const flowIds = flowRequests().map(([id]) => id);
+    // When each approval card was queued (the approval stage started): its notify.send task.
+    const cardQueuedAt = new Map<string, number>();
+    for (const task of await tasks.find({ type: 'notify.send', 'payload.card.template': 'approvalRequest' }, { fields: ['payload', 'createdAt'] })) {
+      const requestId = String((task as unknown as { payload: { card: { data: { requestId?: unknown } } } }).payload.card.data.requestId ?? '');
+      const at = new Date((task as unknown as { createdAt: Date }).createdAt).getTime();
+      if (requestId && !(cardQueuedAt.get(requestId)! <= at)) cardQueuedAt.set(requestId, at);
+    }
     const floodIds = [...requestOf.entries()].filter(([, r]) => r.flood).map(([id]) => id);
     const access = `p95 < ${LOAD_TARGETS.accessP95 / 1000} s, p99 < ${LOAD_TARGETS.accessP99 / 1000} s`;
     const accessMet = ({ p95, p99 }: { p95: number; p99: number }) => p95 < LOAD_TARGETS.accessP95 && p99 < LOAD_TARGETS.accessP99;
@@ -421,6 +434,9 @@ export async function runLoad(options: BenchOptions, log: (line: string) => void
       row('give-back → Graph removal', Array.from({ length: sizes.giveBacks }, (_, i) => ({ start: giveBackAt.get(i) ?? endedAt, end: writes.at.get(`remove ${KEEP} ${giveBackUser(i)}`) })), access, accessMet),
       row('expiry → Graph removal', Array.from({ length: sizes.expiries }, (_, i) => ({ start: expiresAt[i]!, end: writes.at.get(`remove ${KEEP} ${expiringUser(i)}`) })), access, accessMet),
       row(`submitted → approval card (${flowIds.length} flows)`, flowIds.map((id) => ({ start: submittedAt.get(id)!, end: cardAt.get(id) })), `p95 < ${LOAD_TARGETS.cardP95 / 1000} s`, ({ p95 }) => p95 < LOAD_TARGETS.cardP95),
+      // Where the card's time goes: approval started (the card queued), then the send.
+      row(`  of which: submitted → card queued`, flowIds.filter((id) => cardQueuedAt.has(id)).map((id) => ({ start: submittedAt.get(id)!, end: cardQueuedAt.get(id) })), '', () => null),
+      row(`  of which: card queued → posted`, flowIds.filter((id) => cardQueuedAt.has(id)).map((id) => ({ start: cardQueuedAt.get(id)!, end: cardAt.get(id) })), '', () => null),
       // One approver gets all the flood's cards: Teams allows one chat about 2 messages a second
       // sustained (60 per 30 s) and the bot paces at NOTIFY_RATE_PER_CONVERSATION_PER_SECOND, so
       // these are bounded by Teams, not by the bot. Shown, no target.

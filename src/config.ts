@@ -358,7 +358,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       concurrency: {
         access: integer(env, 'TASK_CONCURRENCY_ACCESS', 4, 1, 64),
         approvals: integer(env, 'TASK_CONCURRENCY_APPROVALS', 2, 1, 64),
-        messages: integer(env, 'TASK_CONCURRENCY_MESSAGES', 4, 1, 64),
+        messages: integer(env, 'TASK_CONCURRENCY_MESSAGES', 8, 1, 64),
         housekeeping: integer(env, 'TASK_CONCURRENCY_HOUSEKEEPING', 1, 1, 64),
       },
       // Short, because it is renewed while the work runs: a dead instance's work is taken over

@@ -98,15 +98,18 @@ export class RateLimiter {
    * the caller (`turnBooked`), so callers sent away from one busy key come back one interval
    * apart instead of all at once. Coming back for that turn, the caller passes `turnHeld` and
    * only the shared bucket is asked. (`turnHeld` also suits a caller with a single key whose
-   * bucket is the shared one.)
+   * bucket is the shared one.) `maxSharedWaitMs`, below `maxWaitMs`, keeps a caller of low
+   * priority from booking ahead in the shared bucket: it goes only when the bucket is nearly
+   * free, so more urgent callers always find room there.
    */
-  book(key: string, maxWaitMs: number, turnHeld = false): Booking {
+  book(key: string, maxWaitMs: number, turnHeld = false, maxSharedWaitMs = maxWaitMs): Booking {
     const now = this.now();
     const keyDue = this.keyDue.get(key) ?? Number.NEGATIVE_INFINITY;
     const keyAt = turnHeld ? now : Math.max(now, keyDue - this.perKey.tolerance);
     const globalAt = Math.max(now, this.globalDue - this.global.tolerance);
-    const at = Math.max(keyAt, globalAt);
-    if (at - now <= maxWaitMs) {
+    const sharedWait = Math.min(maxWaitMs, maxSharedWaitMs);
+    if (keyAt - now <= maxWaitMs && globalAt - now <= sharedWait) {
+      const at = Math.max(keyAt, globalAt);
       this.globalDue = Math.max(this.globalDue, at) + this.global.interval;
       if (!turnHeld) this.keyDue.set(key, Math.max(keyDue, at) + this.perKey.interval);
       if (this.keyDue.size > this.maxKeys) this.forgetIdle(now);
@@ -116,7 +119,7 @@ export class RateLimiter {
       this.keyDue.set(key, Math.max(keyDue, keyAt) + this.perKey.interval);
       return { go: false, laterMs: keyAt - now, turnBooked: true };
     }
-    return { go: false, laterMs: globalAt - now, turnBooked: false };
+    return { go: false, laterMs: Math.max(keyAt, globalAt - sharedWait) - now, turnBooked: false };
   }
 
   /** Number of per-key buckets currently remembered (for tests and diagnostics). */

@@ -15,6 +15,7 @@ import type { Clock } from '../clock';
 import type { Config } from '../config';
 import type { InstallRefusalReason, InstallResult } from '../directory/teamsAppInstaller';
 import { utcDay } from '../domain/digest';
+import { PRIORITY } from '../domain/taskTypes';
 import type { BotAddress, ConversationRef, Task } from '../domain/model';
 import type { Logger } from '../logger';
 import type { TaskOutcome, TaskRunner } from '../scheduler/taskRunner';
@@ -146,6 +147,8 @@ export class ProactiveNotifier {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly pacingNow: () => number;
   private readonly maxWaitMs: number;
+  /** One interval of the shared (per app and tenant) rate. */
+  private readonly intervalMs: number;
   /** Turns in a busy chat booked for tasks sent away until then, by task id (pacing time). */
   private readonly turns = new Map<string, { key: string; at: number }>();
   private readonly random: () => number;
@@ -166,6 +169,7 @@ export class ProactiveNotifier {
     this.sleep = pacing.sleep;
     this.pacingNow = pacing.now;
     this.maxWaitMs = pacing.maxWaitMs ?? DEFAULT_MAX_PACING_WAIT_MS;
+    this.intervalMs = 1000 / notify.ratePerSecond;
     this.random = deps.random ?? Math.random;
     this.log = deps.logger.child({ component: 'notifier' });
   }
@@ -517,18 +521,30 @@ export class ProactiveNotifier {
       if (wait > 0) await this.sleep(wait);
       return;
     }
-    const now = this.pacingNow();
-    const turn = this.turns.get(task.id);
-    const held = turn?.key === key;
-    if (held && turn.at - now > this.maxWaitMs) throw new PacingDeferral(turn.at - now, `waiting for its turn in conversation ${key} (Teams' per-conversation limit)`);
-    const booking = this.limiter.book(key, this.maxWaitMs, held);
-    if (booking.go) {
-      if (held) this.turns.delete(task.id);
-      if (booking.waitMs > 0) await this.sleep(booking.waitMs);
-      return;
+    // Priority in the shared bucket: a lower-priority message books it only while it is less
+    // full (bulk: nearly free), so an approval card always finds room within the short wait and
+    // a backlog of notices can't keep it waiting. While the bucket is too full the message looks
+    // again within that wait, then goes back to the queue.
+    const sharedWaitMs = task.priority === PRIORITY.bulk ? this.intervalMs : task.priority === PRIORITY.urgent ? this.maxWaitMs : Math.max(this.intervalMs, this.maxWaitMs / 2);
+    const started = this.pacingNow();
+    for (;;) {
+      const now = this.pacingNow();
+      const turn = this.turns.get(task.id);
+      const held = turn?.key === key;
+      if (held && turn.at - now > this.maxWaitMs) throw new PacingDeferral(turn.at - now, `waiting for its turn in conversation ${key} (Teams' per-conversation limit)`);
+      const booking = this.limiter.book(key, this.maxWaitMs, held, sharedWaitMs);
+      if (booking.go) {
+        if (held) this.turns.delete(task.id);
+        if (booking.waitMs > 0) await this.sleep(booking.waitMs);
+        return;
+      }
+      if (booking.turnBooked) {
+        this.bookTurn(task.id, key, now + booking.laterMs, now);
+        throw new PacingDeferral(booking.laterMs, `conversation ${key} is busy (Teams' per-conversation limit)`);
+      }
+      if (now - started + booking.laterMs > this.maxWaitMs) throw new PacingDeferral(booking.laterMs, "paced within Teams' per-app limit");
+      await this.sleep(Math.max(1, booking.laterMs));
     }
-    if (booking.turnBooked) this.bookTurn(task.id, key, now + booking.laterMs, now);
-    throw new PacingDeferral(booking.laterMs, booking.turnBooked ? `conversation ${key} is busy (Teams' per-conversation limit)` : "paced within Teams' per-app limit");
   }
 
   /** Remembers a booked turn; forgets long-past ones (their tasks ran elsewhere or gave up). */

@@ -46,13 +46,14 @@ export class Scheduler {
   }
 
   /**
-   * Asks every job to look as soon as possible (work was just queued, e.g. an approval card),
-   * instead of at the next interval. Cheap to call often: a run in progress absorbs it.
+   * Something may have changed (a turn just ended, e.g. an extension moved an expiry check to
+   * now): jobs that plan their next run (nextDueAt) look again at once, self-driven jobs are
+   * told. Periodic clean-ups keep their interval. Cheap to call often: a run in progress absorbs it.
    */
   nudge(): void {
     if (!this.started) return;
     for (const job of this.jobs) job.nudge?.();
-    for (const loop of this.loops) loop.wake();
+    for (const loop of this.loops) if (loop.plansAhead) loop.wake();
   }
 
   /** Runs every job once, now, in order (also used by tests and the catch-up after start). */
@@ -91,6 +92,10 @@ class JobLoop {
     if (!this.stopped) return;
     this.stopped = false;
     this.schedule(0);
+  }
+
+  get plansAhead(): boolean {
+    return this.job.nextDueAt !== undefined;
   }
 
   wake(): void {

@@ -19,7 +19,7 @@ export type TaskOutcome =
 export type TaskHandler = (task: Task) => Promise<TaskOutcome>;
 
 /** Workers per lane unless configured (TASK_CONCURRENCY_*). */
-export const DEFAULT_LANE_CONCURRENCY: Readonly<Record<Lane, number>> = { access: 4, approvals: 2, messages: 4, housekeeping: 1 };
+export const DEFAULT_LANE_CONCURRENCY: Readonly<Record<Lane, number>> = { access: 4, approvals: 2, messages: 8, housekeeping: 1 };
 
 /** A lane that looked and found nothing claimable looks again after at least this long. */
 const MIN_IDLE_MS = 50;
@@ -113,10 +113,11 @@ export class TaskRunner implements ScheduledJob {
     await Promise.all(LANES.map((lane) => this.lanes[lane].stop()));
   }
 
-  /** Something was queued (by a turn, or another instance): every lane looks now. */
-  nudge(): void {
-    for (const lane of LANES) this.lanes[lane].wake();
-  }
+  /**
+   * A turn just ended. Nothing to do: work this process queues wakes its own lane when it is
+   * queued (onEnqueued), and other instances' work is found by each lane's poll.
+   */
+  nudge(): void {}
 
   /** @internal (LaneWorkers) */
   claim(lane: Lane, max: number): Promise<Task[]> {
@@ -159,7 +160,7 @@ export class TaskRunner implements ScheduledJob {
     try {
       const kept = await this.record(task, outcome);
       if (!kept) this.logger.warn({ taskId: task.id, type: task.type }, 'task lease was lost before its outcome was recorded; another worker owns it now');
-      if (outcome.status === 'defer') this.logger.debug({ taskId: task.id, type: task.type, at: outcome.at, reason: outcome.reason }, 'task waits its turn');
+      if (outcome.status === 'defer') this.logger.debug({ taskId: task.id, type: task.type, priority: task.priority, at: outcome.at, reason: outcome.reason }, 'task waits its turn');
       else if (outcome.status !== 'done') this.logger.warn({ taskId: task.id, type: task.type, outcome }, 'task did not complete');
     } catch (error) {
       this.logger.error({ err: error, taskId: task.id, type: task.type }, 'could not record a task outcome; it runs again when its lease runs out');

@@ -104,7 +104,8 @@ async function floodAndRevoke(store: DocumentStore, label: string): Promise<{ gi
     const [giveBackMs, expiryMs] = await Promise.all([removedAt(GIVER, gaveBackAt), removedAt(EXPIRING, expiresAt.getTime())]);
     await flood;
     const backlog = await repositories.tasks.countByState('pending');
-    console.log(`flood and revoke (${label}): give-back → directory removal ${giveBackMs} ms, expiry → removal ${expiryMs} ms; ${NOTICES} notices and ${FLOOD} flood requests queued; ${backlog} tasks still pending after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const ms = (value: number) => (Number.isFinite(value) ? `${value} ms` : `not within ${(TARGET_MS * 3) / 1000} s`);
+    console.log(`flood and revoke (${label}): give-back → directory removal ${ms(giveBackMs)}, expiry → removal ${ms(expiryMs)}; ${NOTICES} notices and ${FLOOD} flood requests queued; ${backlog} tasks still pending after ${((Date.now() - started) / 1000).toFixed(1)} s`);
     // What the ledger says matches: nothing left held by the ended assignments.
     if (giveBackMs < TARGET_MS) expect((await repositories.grants.get(GIVER, KEPT_GROUP, 'member'))).toBeNull();
     return { giveBackMs, expiryMs };

@@ -449,29 +449,61 @@ describe('Scheduler', () => {
     expect(lines().filter((l) => l.job === 'broken' && l.level === 50)).toHaveLength(2);
   });
 
-  it('a nudge runs a tick at once instead of at the next interval; nudges while stopped do nothing', async () => {
+  it('a nudge runs a job that plans its next run at once, not at the next interval; a periodic clean-up keeps its interval; nudges while stopped do nothing', async () => {
     jest.useFakeTimers();
     try {
-      let ticks = 0;
-      const scheduler = new Scheduler([{ name: 'count', run: async () => void ticks++ }], 60_000, silentLogger);
+      let planned = 0;
+      let periodic = 0;
+      const scheduler = new Scheduler(
+        [
+          { name: 'plans', run: async () => void planned++, nextDueAt: async () => null },
+          { name: 'periodic', run: async () => void periodic++ },
+        ],
+        60_000,
+        silentLogger,
+      );
       scheduler.nudge();
       await jest.advanceTimersByTimeAsync(10);
-      expect(ticks).toBe(0);
+      expect(planned).toBe(0);
       scheduler.start();
       await jest.advanceTimersByTimeAsync(0);
-      expect(ticks).toBe(1);
+      expect([planned, periodic]).toEqual([1, 1]);
       scheduler.nudge();
       scheduler.nudge();
       await jest.advanceTimersByTimeAsync(0);
-      expect(ticks).toBe(2);
+      expect([planned, periodic]).toEqual([2, 1]);
       await jest.advanceTimersByTimeAsync(59_999);
-      expect(ticks).toBe(2);
+      expect([planned, periodic]).toEqual([2, 1]);
       await jest.advanceTimersByTimeAsync(1);
-      expect(ticks).toBe(3);
+      expect([planned, periodic]).toEqual([3, 2]);
       await scheduler.stop();
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it('each job runs in its own loop: a job stuck in a long run does not hold back another, which wakes at its next due time', async () => {
+    let stuckRuns = 0;
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    let dueRuns = 0;
+    let nextDue = 0;
+    const scheduler = new Scheduler(
+      [
+        { name: 'outbox', run: async () => { stuckRuns++; await stuck; } },
+        // Due again 100 ms after its first run, then not for a minute.
+        { name: 'expiry', run: async () => void (nextDue = Date.now() + (++dueRuns === 1 ? 100 : 60_000)), nextDueAt: async () => new Date(nextDue) },
+      ],
+      60_000,
+      silentLogger,
+    );
+    scheduler.start();
+    await sleep(50);
+    expect([stuckRuns, dueRuns]).toEqual([1, 1]);
+    await sleep(200); // woke at its next due time (100 ms), not after the minute
+    expect(dueRuns).toBe(2);
+    release();
+    await scheduler.stop();
   });
 
   it('runs on its interval once started and stops cleanly', async () => {

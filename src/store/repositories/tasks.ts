@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Task } from '../../domain/model';
-import { type Lane, PRIORITIES, routeTask, type TaskRoute } from '../../domain/taskTypes';
+import { type Lane, PRIORITIES, PRIORITY, routeTask, type TaskRoute } from '../../domain/taskTypes';
 import { type Collection, type DocumentStore, DuplicateKeyError, type Filter } from '../port';
 import { type Doc, fromDoc, toDoc } from './documents';
 
@@ -123,11 +123,13 @@ export class TaskRepository {
     const busy = await this.busyKeys(now);
     const claimed: Task[] = [];
     const keys = new Set<string>();
-    for (const queue of this.queues(options)) {
+    for (const { queue, bulk } of this.queues(options)) {
       if (claimed.length >= max) break;
       const due = this.claimable(now, options, busy, queue);
-      // Some spares: candidates whose key is taken in this batch are passed over.
-      const candidates = await this.collection.find(due, { sort: { dueAt: 1 }, limit: (max - claimed.length) * 2 });
+      // Some spares: candidates whose key is taken in this batch are passed over. Bulk work
+      // (thousands of warnings) is taken in the order it was queued, unsorted: sorting the
+      // whole backlog on every claim would cost the embedded store more than sending it.
+      const candidates = await this.collection.find(due, { ...(bulk ? {} : { sort: { dueAt: 1 } }), limit: (max - claimed.length) * 2 });
       for (const candidate of candidates) {
         if (claimed.length >= max) break;
         const key = candidate.serialKey;
@@ -148,27 +150,22 @@ export class TaskRepository {
   }
 
   /**
-   * When the next task the runner could claim falls due (a retry, a deferral, a lease that
-   * runs out), or null when there is none: the runner sleeps until then, not a whole interval.
+   * When the next task the runner could claim falls due (a retry, a deferral), or null when
+   * there is none: the runner sleeps until then, not a whole interval. (A task leased by a dead
+   * worker is found by the runner's poll once its lease has run out.)
    */
   async nextClaimableAt(options: ClaimOptions = {}): Promise<Date | null> {
     const now = this.now();
     const busy = await this.busyKeys(now);
-    const times: Date[] = [];
-    for (const queue of this.queues(options)) {
+    let next: Date | null = null;
+    for (const { queue } of this.queues(options)) {
       const filter = this.claimable(now, options, busy, queue);
       delete filter.dueAt;
       const [first] = await this.collection.find(filter, { sort: { dueAt: 1 }, limit: 1, fields: ['dueAt'] });
-      if (first) times.push(first.dueAt);
-      // Tasks leased now: claimable when their lease runs out, if nobody renews it.
-      const leased = await this.collection.find(
-        { ...(options.types ? { type: { $in: options.types } } : {}), leaseUntil: { $gt: now }, state: 'pending', ...(queue ? { queue } : {}) },
-        { limit: 100, fields: ['leaseUntil', 'dueAt'] },
-      );
-      for (const d of leased) times.push(d.leaseUntil && d.dueAt <= d.leaseUntil ? d.leaseUntil : d.dueAt);
+      if (first && (!next || first.dueAt < next)) next = first.dueAt;
+      if (next && next <= now) break; // due now: the rest can't be sooner
     }
-    if (times.length === 0) return null;
-    return new Date(Math.min(...times.map((d) => d.getTime())));
+    return next;
   }
 
   /**
@@ -253,8 +250,9 @@ export class TaskRepository {
   }
 
   /** The queues to claim from, most urgent first (all pending work when no lane is named). */
-  private queues(options: ClaimOptions): (string | undefined)[] {
-    return options.lane ? PRIORITIES.map((priority) => queueOf({ lane: options.lane!, priority })) : [undefined];
+  private queues(options: ClaimOptions): { queue?: string; bulk: boolean }[] {
+    if (!options.lane) return [{ bulk: false }];
+    return PRIORITIES.map((priority) => ({ queue: queueOf({ lane: options.lane!, priority }), bulk: priority === PRIORITY.bulk }));
   }
 
   /** Pending, due, not leased, its key not locked; `queue` last: the embedded store indexes by the last plain field. */
