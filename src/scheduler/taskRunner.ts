@@ -24,6 +24,7 @@ export const DEFAULT_LANE_CONCURRENCY: Readonly<Record<Lane, number>> = { access
 /** A lane that looked and found nothing claimable looks again after at least this long. */
 const MIN_IDLE_MS = 50;
 
+
 export interface TaskRunnerOptions {
   /** How long a claim holds a task; renewed every `heartbeatMs` while it runs. */
   leaseMs: number;
@@ -36,6 +37,8 @@ export interface TaskRunnerOptions {
   heartbeatMs?: number;
   /** Once started: the longest an idle lane sleeps before it looks again (other instances' work). */
   pollMs?: number;
+  /** How often a running instance gives a lane to tasks queued by a version without lanes (default a minute). */
+  adoptEveryMs?: number;
 }
 
 /**
@@ -53,6 +56,7 @@ export class TaskRunner implements ScheduledJob {
   private readonly lanes: Record<Lane, LaneWorkers>;
   private readonly heartbeatMs: number;
   private started = false;
+  private adoptedAt = 0;
 
   constructor(
     private readonly tasks: TaskRepository,
@@ -129,6 +133,19 @@ export class TaskRunner implements ScheduledJob {
   /** @internal (LaneWorkers) */
   laneFailed(lane: Lane, error: unknown): void {
     this.logger.error({ err: error, lane }, 'a task lane could not claim work; it looks again after the poll interval');
+  }
+
+  /**
+   * @internal (LaneWorkers) While instances of a version without lanes still queue work (a
+   * rolling upgrade), their tasks are given a lane here, once a minute at most.
+   */
+  async adoptUnrouted(): Promise<void> {
+    if (Date.now() - this.adoptedAt < (this.options.adoptEveryMs ?? 60_000)) return;
+    this.adoptedAt = Date.now();
+    const adopted = await this.tasks.routeUnrouted();
+    if (adopted === 0) return;
+    this.logger.info({ adopted }, 'gave a lane to tasks queued by an instance of an older version');
+    for (const lane of LANES) this.lanes[lane].wake();
   }
 
   /** @internal (LaneWorkers) Milliseconds until the lane's next task can be claimed, or null if none waits. */
@@ -313,6 +330,7 @@ class LaneWorkers {
   private async idle(pollMs: number): Promise<void> {
     let delay = pollMs;
     try {
+      if (this.lane === 'housekeeping') await this.runner.adoptUnrouted();
       const next = await this.runner.msUntilClaimable(this.lane);
       if (next !== null) delay = Math.min(pollMs, Math.max(MIN_IDLE_MS, next));
     } catch {

@@ -305,6 +305,39 @@ describe('lanes: access work never waits behind messages', () => {
   });
 });
 
+describe('upgrade: tasks queued by a version without lanes', () => {
+  it('are given their lane at start-up, and by a running instance (a rolling upgrade)', async () => {
+    const store = await openEmbeddedStore({});
+    try {
+      const raw = store.collection<{ _id: string; type: string; payload: Record<string, unknown>; state: string; dueAt: Date; attempts: number; createdAt: Date; updatedAt: Date }>('tasks');
+      const old = (id: string, type: string, payload: Record<string, unknown>) =>
+        raw.insert({ _id: id, type, payload, state: 'pending', dueAt: new Date(), attempts: 0, createdAt: new Date(), updatedAt: new Date() });
+      await old('before', DELIVERY_TASKS.revoke, { assignmentId: 'A1', index: 0 });
+      const tasks = new TaskRepository(store, () => systemClock.now());
+      await tasks.init();
+      expect(await tasks.get('before')).toMatchObject({ lane: 'access', priority: 0, serialKey: 'assignment:A1' });
+      const ran: string[] = [];
+      const r = new TaskRunner(tasks, () => systemClock.now(), silentLogger, { leaseMs: 60_000, maxPerTick: 10, workerId: 'new', pollMs: 100, adoptEveryMs: 200 }).register(DELIVERY_TASKS.revoke, async (task) => {
+        ran.push(task.id);
+        return { status: 'done' };
+      });
+      r.start();
+      try {
+        for (let i = 0; i < 100 && ran.length < 1; i++) await sleep(10);
+        // An instance of the old version queues one more while this one runs: adopted at the
+        // next look (here within 200 ms; a minute in production).
+        await old('during', DELIVERY_TASKS.revoke, { assignmentId: 'A2', index: 0 });
+        for (let i = 0; i < 200 && ran.length < 2; i++) await sleep(10);
+      } finally {
+        await r.stop();
+      }
+      expect(ran).toEqual(['before', 'during']);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('leases follow the work (heartbeat)', () => {
   let store: DocumentStore;
   let tasks: TaskRepository;

@@ -283,13 +283,19 @@ export class TaskRepository {
     }
   }
 
-  /** Tasks queued before lanes existed (an upgrade) get their lane, priority and key. */
-  private async routeUnrouted(): Promise<void> {
+  /**
+   * Tasks queued by a version without lanes (before an upgrade, or by an instance not yet
+   * upgraded in a rolling one) get their lane, priority and key, so this version claims them.
+   * Returns how many.
+   */
+  async routeUnrouted(): Promise<number> {
     const unrouted = await this.collection.find({ queue: { $exists: false }, state: 'pending' });
+    let routed = 0;
     for (const doc of unrouted) {
       const route = routeTask(doc.type, doc.payload);
-      await this.collection.updateOne({ _id: doc._id, state: 'pending', queue: { $exists: false } }, { $set: { ...route, queue: queueOf(route) } });
+      routed += await this.collection.updateOne({ _id: doc._id, state: 'pending', queue: { $exists: false } }, { $set: { ...route, queue: queueOf(route) } });
     }
+    return routed;
   }
 }
 
