@@ -85,7 +85,8 @@ export class VirtualTime implements Clock {
   now(): Date {
     return new Date(START + this.ms);
   }
-  readonly pacing = { now: () => this.ms, sleep: async (ms: number) => void (this.ms += ms) };
+  /** Virtual sleeps cost nothing: every pacing wait is slept, none puts its task back. */
+  readonly pacing = { now: () => this.ms, sleep: async (ms: number) => void (this.ms += ms), maxWaitMs: Number.POSITIVE_INFINITY };
 }
 
 /** Call counts by key ("collection.method" or a directory method). */

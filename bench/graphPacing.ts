@@ -73,9 +73,10 @@ async function scenario(label: string, writesPerSecond: number, USERS: number, l
     clock: time,
     logger,
     admins: { userIds: [] },
-    delivery: { writesPerSecond, maxAttempts: MAX_ATTEMPTS, pacing: { now: () => time.ms, sleep: async (ms) => void (time.ms += ms) } },
+    delivery: { writesPerSecond, maxAttempts: MAX_ATTEMPTS, pacing: time.pacing },
   });
-  const runner = new TaskRunner(repositories.tasks, () => time.now(), logger, { leaseMs: 60_000, maxPerTick: 1_000, workerId: 'bench' });
+  // One worker: concurrent virtual sleeps would each move the one clock (time would run fast).
+  const runner = new TaskRunner(repositories.tasks, () => time.now(), logger, { leaseMs: 60_000, maxPerTick: 1_000, workerId: 'bench', concurrency: { access: 1 } });
   registerTaskHandlers(runner, bot);
 
   await repositories.catalogs.save({

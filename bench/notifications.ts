@@ -85,8 +85,9 @@ async function once(users: number, ratePerSecond: number): Promise<NotificationR
   const connector = new LoopbackConnector();
   await connector.start();
   connector.enforceRateLimits(() => time.ms);
+  // One message worker: concurrent virtual sleeps would each move the one clock.
   const config = {
-    ...loadConfig({ LOG_LEVEL: 'silent', TENANT_ID: TENANT, CATALOG_FILE: catalogFile, NOTIFY_RATE_PER_SECOND: String(ratePerSecond), NOTIFY_MAX_ATTEMPTS: '20' }, REPO_ROOT),
+    ...loadConfig({ LOG_LEVEL: 'silent', TENANT_ID: TENANT, CATALOG_FILE: catalogFile, NOTIFY_RATE_PER_SECOND: String(ratePerSecond), NOTIFY_MAX_ATTEMPTS: '20', TASK_CONCURRENCY_MESSAGES: '1' }, REPO_ROOT),
     port: 0,
   };
   const store = await openEmbeddedStore({});

@@ -59,7 +59,10 @@ async function main(): Promise<void> {
   console.log(`\nwritten to ${path.relative(process.cwd(), out)}`);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+main()
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  // Work a scenario left running (the load scenario stops measuring at its deadline) ends here.
+  .finally(() => process.exit());

@@ -2,11 +2,12 @@
 import { chatLatencyTable, runChatLatency } from './chatLatency';
 import type { BenchOptions } from './common';
 import { GRAPH_PACING_NOTES, graphPacingTable, runGraphPacing } from './graphPacing';
+import { backlogTable, loadTable, runLoad } from './load';
 import { notificationsTable, runNotifications } from './notifications';
 import { runStoreScale, storeScaleTables } from './storeScale';
 import { runThroughput, throughputTable } from './throughput';
 
-export const SCENARIO_NAMES = ['chat', 'throughput', 'store', 'graph', 'notifications'] as const;
+export const SCENARIO_NAMES = ['chat', 'throughput', 'store', 'graph', 'notifications', 'load'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface ScenarioOutcome {
@@ -64,6 +65,19 @@ export async function runScenario(name: ScenarioName, options: BenchOptions, log
         notes: [
           'Expiry warnings from the lifecycle job through the proactive notifier; the connector enforces Teams limits (7/s, 8/2 s, 60/30 s, 1,800/h per conversation; 50/s per app per tenant) with 429 + Retry-After.',
           'virtual s and msgs/s: virtual time (pacing, Retry-After and the limit windows share one clock); wall and cpu s are real.',
+        ],
+      };
+    }
+    case 'load': {
+      const result = await runLoad(options, log);
+      const { sizes } = result;
+      return {
+        result,
+        table: `${loadTable(result)}\n\ndue backlog by task type (every 5 s):\n${backlogTable(result)}`,
+        notes: [
+          `Real time, one instance, embedded store, scheduler loop as in production. ${sizes.flows} flows (${sizes.managers} managers approve ${sizes.thinkMs} ms after their card) over ${sizes.flowSeconds} s; one employee submits ${sizes.flood} requests in ${sizes.floodSeconds} s; ${sizes.warnings} expiry warnings queued at the start; ${sizes.giveBacks} give-backs and ${sizes.expiries} expiries from ${sizes.eventsFrom} s over ${sizes.eventsSeconds} s.`,
+          `Graph: ${result.graph.writesAccepted} writes accepted, ${result.graph.throttled429} answered 429, peak ${result.graph.peakWritesInWindow} in any ${result.graph.quota.windowMs / 1000} s window (quota ${result.graph.quota.limit}). Teams: ${result.teams.calls} connector calls, ${result.teams.throttled429} answered 429.`,
+          `Measured for ${result.wallSeconds} s (stops when every measured event happened, or at ${sizes.deadlineSeconds} s); ${result.warningsLeft} warnings still queued then; cpu ${result.cpuSeconds} s; load average ${result.loadAverage.start.join(' ')} at the start, ${result.loadAverage.end.join(' ')} at the end.`,
         ],
       };
     }

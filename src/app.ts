@@ -122,25 +122,33 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       reminderFraction: config.approvalReminderPercent / 100,
       exports: { publicBaseUrl: config.exports.publicBaseUrl, linkMinutes: config.exports.linkMinutes, signingKey: config.exports.signingKey?.reveal() },
       adminNotices: config.adminNotices,
-      delivery: { ...config.delivery, pacing: overrides.directoryPacing },
-      lifecycle: config.lifecycle,
+      delivery: { ...config.delivery, maxPacingWaitMs: config.tasks.maxPacingWaitMs, pacing: overrides.directoryPacing },
+      lifecycle: { ...config.lifecycle, leaseMs: config.tasks.leaseMs },
       limits: { settings: config.limits, counters: rateLimitCountersFor(store, logger) },
     });
     const { bot } = graph;
     adapter.use(graph.activityLimit);
 
-    const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 5 * 60_000, maxPerTick: 500 });
+    // The outbox in lanes (docs/architecture.md "Concurrency"): access work never waits behind messages.
+    const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, {
+      leaseMs: config.tasks.leaseMs,
+      maxPerTick: 500,
+      concurrency: config.tasks.concurrency,
+      pollMs: config.schedulerIntervalMs,
+    });
     registerTaskHandlers(taskRunner, graph);
-    new ProactiveNotifier({ adapter, cards: graph.cards, repositories, config, clock, logger, pacing: overrides.notifierPacing,
+    const notifierPacing = overrides.notifierPacing ?? { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)), maxWaitMs: config.tasks.maxPacingWaitMs };
+    new ProactiveNotifier({ adapter, cards: graph.cards, repositories, config, clock, logger, pacing: notifierPacing,
       // A notice the admin channel can't take goes to each admin 1:1 instead.
       channelFallback: (event) => graph.adminNotices.channelUnreachable(event),
       // PROACTIVE_INSTALL: people the bot never talked to get the app installed through Graph first.
       installer: proactiveInstaller(config),
       installRefused: (refusal) => graph.adminNotices.installRefused(refusal),
     }).register(taskRunner);
-    // One loop. The digest job first: a digest it queues as due runs in the same tick. Then the
-    // outbox, then lifecycle (a removal queued by expiry starts next tick), then export clean-up.
-    const scheduler = new Scheduler([graph.digest.job(), taskRunner, graph.lifecycle, graph.exports.purgeJob()], config.schedulerIntervalMs, logger);
+    // Each job runs in its own loop once started (the outbox: one per lane), so the expiry check
+    // never waits for the outbox. A tick (tests) runs them once in this order: the digest job
+    // first (a digest it queues as due runs in the same tick), the outbox, lifecycle, export clean-up.
+    const scheduler = new Scheduler([graph.digest.job(), taskRunner, graph.lifecycle, graph.exports.purgeJob()], config.schedulerIntervalMs, logger, () => clock.now());
     // Work queued by a turn (approval cards, delivery) starts right after it, not at the next tick.
     adapter.use(async (_context, next) => {
       await next();

@@ -12,7 +12,7 @@ import { ReconcileCommands } from './bot/reconcileCommands';
 import { SelfServiceActions } from './bot/selfServiceActions';
 import type { Clock } from './clock';
 import type { Directory } from './directory/port';
-import { WritePacer } from './directory/writePacer';
+import { type PacingClock, WritePacer } from './directory/writePacer';
 import type { Logger } from './logger';
 import type { TaskRunner } from './scheduler/taskRunner';
 import { AccessService } from './services/access';
@@ -76,11 +76,13 @@ export interface BotInput {
      * roles. Default false: refused by "apply catalog" and before every grant.
      */
     allowPrivilegedRoles?: boolean;
+    /** The longest pacing wait a grant or removal takes holding its worker (TASK_MAX_PACING_WAIT_MS). */
+    maxPacingWaitMs?: number;
     /** Time source for pacing (tests use virtual time so nothing sleeps). */
-    pacing?: { now: () => number; sleep: (ms: number) => Promise<void> };
+    pacing?: PacingClock;
   };
-  /** Expiry warnings: ISO 8601 offsets before expiry (default P14D, P1D, PT15M). */
-  lifecycle?: { warningOffsets: string[] };
+  /** Expiry warnings: ISO 8601 offsets before expiry (default P14D, P1D, PT15M); the expiry check's lease (TASK_LEASE_MS). */
+  lifecycle?: { warningOffsets: string[]; leaseMs?: number };
   /** Per-person limits and where they are counted (rateLimitCountersFor(store)); none when absent. */
   limits?: { settings: LimitSettings; counters: RateLimitCounters };
 }
@@ -110,7 +112,7 @@ export function buildBot(input: BotInput): BotGraph {
     reminderFraction: input.reminderFraction,
   });
   const approvalActions = new ApprovalActions(approvals, cards);
-  const pacing = input.delivery.pacing ?? { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
+  const pacing = input.delivery.pacing ?? { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)), maxWaitMs: input.delivery.maxPacingWaitMs };
   const writes = new WritePacer(input.delivery.writesPerSecond, pacing);
   const delivery = new DeliveryService({
     ...services,
@@ -130,6 +132,7 @@ export function buildBot(input: BotInput): BotGraph {
     access,
     logger,
     warningOffsets: input.lifecycle?.warningOffsets ?? ['P14D', 'P1D', 'PT15M'],
+    leaseMs: input.lifecycle?.leaseMs,
   });
   const { settings: limits, counters } = input.limits ?? { settings: NO_LIMITS, counters: memoryRateLimitCounters() };
   const perMinute = (name: string, points: number, options?: { blockInMemoryWhenOver?: boolean }) => new PerMinuteLimit(name, points, counters, clock, logger, options);

@@ -23,6 +23,8 @@ export interface Config {
   adminGroupId?: string;
   adminUserIds: string[];
   schedulerIntervalMs: number;
+  /** The outbox: lanes, leases, pacing waits (src/scheduler/taskRunner.ts, docs/architecture.md "Concurrency"). */
+  tasks: TasksConfig;
   logLevel: LogLevel;
   notify: NotifyConfig;
   /** Undecided approvers are reminded after this percentage of a stage's decision time. */
@@ -74,6 +76,16 @@ export interface Config {
     /** Install the app for users the bot must reach who never opened it (needs Graph and catalogId). */
     proactiveInstall: boolean;
   };
+}
+
+/** How the outbox runs its work. */
+export interface TasksConfig {
+  /** Tasks of each lane running at once on this instance. */
+  concurrency: { access: number; approvals: number; messages: number; housekeeping: number };
+  /** How long a claim holds a task or an expiry check; renewed every third of it while it runs. */
+  leaseMs: number;
+  /** The longest pacing wait (Graph's write quota, Teams' limits) a task takes while holding its worker. */
+  maxPacingWaitMs: number;
 }
 
 /** Proactive messages (the notifier). */
@@ -375,6 +387,18 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     adminGroupId: text(env, 'ADMIN_GROUP_ID'),
     adminUserIds: idList(env, 'ADMIN_USER_IDS'),
     schedulerIntervalMs: integer(env, 'SCHEDULER_INTERVAL_MS', 15000, 100, 3_600_000),
+    tasks: {
+      concurrency: {
+        access: integer(env, 'TASK_CONCURRENCY_ACCESS', 4, 1, 64),
+        approvals: integer(env, 'TASK_CONCURRENCY_APPROVALS', 2, 1, 64),
+        messages: integer(env, 'TASK_CONCURRENCY_MESSAGES', 8, 1, 64),
+        housekeeping: integer(env, 'TASK_CONCURRENCY_HOUSEKEEPING', 1, 1, 64),
+      },
+      // Short, because it is renewed while the work runs: a dead instance's work is taken over
+      // about this long after it died, a live one's never.
+      leaseMs: integer(env, 'TASK_LEASE_MS', 30_000, 1_000, 3_600_000),
+      maxPacingWaitMs: integer(env, 'TASK_MAX_PACING_WAIT_MS', 250, 0, 10_000),
+    },
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     notify: {
       serviceUrl: httpUrl(env, 'TEAMS_SERVICE_URL', TEAMS_PUBLIC_SERVICE_URL),

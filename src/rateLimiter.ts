@@ -5,9 +5,9 @@
 //
 // Each bucket is a token bucket written as GCRA (the "virtual scheduling" form): one number
 // per bucket, the theoretical time the next call is due. Pure: time is passed in, nothing
-// sleeps here; the caller waits for what `reserve` returns. Meant for callers that reserve
-// one at a time and wait (the task runner handles one task at a time): concurrent callers
-// still never exceed a limit, but one conversation's long wait would hold the others back.
+// sleeps here; the caller waits for what `reserve` returns. Concurrent callers never exceed a
+// limit. Task workers use `book` instead: a short wait is taken, a long one is handed back as
+// "come back later" (PacingDeferral) so the worker is free for other work meanwhile.
 
 export interface BucketSpec {
   /** Sustained calls per second. */
@@ -39,6 +39,26 @@ function gcra(spec: BucketSpec): Gcra {
   return { interval, tolerance: (spec.burst - 1) * interval };
 }
 
+/** What `book` answers: go (after `waitMs`), or come back in `laterMs`. */
+export type Booking = { go: true; waitMs: number } | { go: false; laterMs: number; turnBooked: boolean };
+
+/**
+ * A paced call would have to wait longer than a task should hold its worker: the task is put
+ * back until then (the task runner reschedules it without counting an attempt).
+ */
+export class PacingDeferral extends Error {
+  constructor(
+    readonly delayMs: number,
+    reason: string,
+  ) {
+    super(reason);
+    this.name = 'PacingDeferral';
+  }
+}
+
+/** The longest pacing wait a task takes while holding its worker, unless configured. */
+export const DEFAULT_MAX_PACING_WAIT_MS = 250;
+
 export class RateLimiter {
   private readonly global: Gcra;
   private readonly perKey: Gcra;
@@ -69,6 +89,37 @@ export class RateLimiter {
     this.keyDue.set(key, Math.max(keyDue, at) + this.perKey.interval);
     if (this.keyDue.size > this.maxKeys) this.forgetIdle(now);
     return at - now;
+  }
+
+  /**
+   * For a caller that holds a worker and must not wait long. Books the call when it may go
+   * within `maxWaitMs` and says how long to wait first. Otherwise books no call and says when
+   * to come back; when the key (one conversation) is what is busy, its next turn is booked for
+   * the caller (`turnBooked`), so callers sent away from one busy key come back one interval
+   * apart instead of all at once. Coming back for that turn, the caller passes `turnHeld` and
+   * only the shared bucket is asked. (`turnHeld` also suits a caller with a single key whose
+   * bucket is the shared one.) `maxSharedWaitMs`, below `maxWaitMs`, keeps a caller of low
+   * priority from booking ahead in the shared bucket: it goes only when the bucket is nearly
+   * free, so more urgent callers always find room there.
+   */
+  book(key: string, maxWaitMs: number, turnHeld = false, maxSharedWaitMs = maxWaitMs): Booking {
+    const now = this.now();
+    const keyDue = this.keyDue.get(key) ?? Number.NEGATIVE_INFINITY;
+    const keyAt = turnHeld ? now : Math.max(now, keyDue - this.perKey.tolerance);
+    const globalAt = Math.max(now, this.globalDue - this.global.tolerance);
+    const sharedWait = Math.min(maxWaitMs, maxSharedWaitMs);
+    if (keyAt - now <= maxWaitMs && globalAt - now <= sharedWait) {
+      const at = Math.max(keyAt, globalAt);
+      this.globalDue = Math.max(this.globalDue, at) + this.global.interval;
+      if (!turnHeld) this.keyDue.set(key, Math.max(keyDue, at) + this.perKey.interval);
+      if (this.keyDue.size > this.maxKeys) this.forgetIdle(now);
+      return { go: true, waitMs: at - now };
+    }
+    if (!turnHeld && keyAt - now > maxWaitMs) {
+      this.keyDue.set(key, Math.max(keyDue, keyAt) + this.perKey.interval);
+      return { go: false, laterMs: keyAt - now, turnBooked: true };
+    }
+    return { go: false, laterMs: Math.max(keyAt, globalAt - sharedWait) - now, turnBooked: false };
   }
 
   /** Number of per-key buckets currently remembered (for tests and diagnostics). */

@@ -15,6 +15,7 @@ import type { Clock } from '../clock';
 import type { Config } from '../config';
 import type { InstallRefusalReason, InstallResult } from '../directory/teamsAppInstaller';
 import { utcDay } from '../domain/digest';
+import { PRIORITY } from '../domain/taskTypes';
 import type { BotAddress, ConversationRef, Task } from '../domain/model';
 import type { Logger } from '../logger';
 import type { TaskOutcome, TaskRunner } from '../scheduler/taskRunner';
@@ -24,7 +25,7 @@ import type { SentCardRepository } from '../store/repositories/sentCards';
 import type { TaskRepository } from '../store/repositories/tasks';
 import type { CardRenderer } from './cards';
 import { type ConnectorFailure, describeConnectorError, summarize } from './connectorErrors';
-import { burstFor, RateLimiter } from '../rateLimiter';
+import { burstFor, DEFAULT_MAX_PACING_WAIT_MS, PacingDeferral, RateLimiter } from '../rateLimiter';
 import { disableSdkRetries } from './sdkRetries';
 
 /** First retry after a transient failure; doubles per attempt up to the cap, ±20 % jitter. */
@@ -32,6 +33,8 @@ const BACKOFF_BASE_MS = 5_000;
 const BACKOFF_CAP_MS = 10 * 60_000;
 /** A Retry-After beyond this is treated as this (a misbehaving proxy shouldn't park a card for days). */
 const RETRY_AFTER_CAP_MS = 60 * 60_000;
+/** Booked turns remembered at most (each is a few dozen bytes). */
+const MAX_REMEMBERED_TURNS = 100_000;
 /** How long after the pending send's due time an early update looks again. */
 const UPDATE_WAIT_MS = 2_000;
 
@@ -54,8 +57,12 @@ export interface ProactiveNotifierDeps {
   /** Task time: retries are scheduled on it. */
   clock: Clock;
   logger: Logger;
-  /** Real time for pacing unless given (tests pass a virtual clock and a sleep that moves it). */
-  pacing?: { now: () => number; sleep: (ms: number) => Promise<void> };
+  /**
+   * Real time for pacing unless given (tests pass a virtual clock and a sleep that moves it).
+   * `maxWaitMs`: the longest pacing wait a task takes while holding its worker (default 250 ms);
+   * a longer one puts the task back until then (PacingDeferral). Virtual clocks may pass Infinity.
+   */
+  pacing?: { now: () => number; sleep: (ms: number) => Promise<void>; maxWaitMs?: number };
   /** Jitter source in [0, 1). */
   random?: () => number;
   /**
@@ -138,6 +145,12 @@ export interface NewChatAddress {
 export class ProactiveNotifier {
   private readonly limiter: RateLimiter;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly pacingNow: () => number;
+  private readonly maxWaitMs: number;
+  /** One interval of the shared (per app and tenant) rate. */
+  private readonly intervalMs: number;
+  /** Turns in a busy chat booked for tasks sent away until then, by task id (pacing time). */
+  private readonly turns = new Map<string, { key: string; at: number }>();
   private readonly random: () => number;
   private readonly log: Logger;
   /** Install refusals already logged, by reason, with the UTC day: logged once a day, not per card. */
@@ -154,6 +167,9 @@ export class ProactiveNotifier {
       pacing.now,
     );
     this.sleep = pacing.sleep;
+    this.pacingNow = pacing.now;
+    this.maxWaitMs = pacing.maxWaitMs ?? DEFAULT_MAX_PACING_WAIT_MS;
+    this.intervalMs = 1000 / notify.ratePerSecond;
     this.random = deps.random ?? Math.random;
     this.log = deps.logger.child({ component: 'notifier' });
   }
@@ -184,7 +200,7 @@ export class ProactiveNotifier {
     /** Why the app could not be installed, when that explains a failure. */
     let note: string | undefined;
     if (stored) {
-      delivery = await this.sendOn(storedReference(stored), attachment);
+      delivery = await this.sendOn(task, storedReference(stored), attachment);
       if (!delivery.ok && delivery.failure.kind === 'conversationNotFound') {
         // The chat is gone (e.g. the user removed the chat history). Forget it and open a new
         // one at once; the bot's serviceUrl and account in the old reference are still good.
@@ -192,7 +208,7 @@ export class ProactiveNotifier {
         this.log.info({ taskId: task.id, userId: payload.userId, conversationId: delivery.conversationId }, 'stored conversation no longer exists; opening a new chat');
         const address = await this.newChatAddress(stored);
         if (typeof address === 'string') return this.fail(task, `can't reach user ${payload.userId}: ${address}`);
-        delivery = await this.sendOnNewChat(payload.userId, address, attachment);
+        delivery = await this.sendOnNewChat(task, payload.userId, address, attachment);
       }
     } else {
       const address = await this.newChatAddress();
@@ -200,9 +216,9 @@ export class ProactiveNotifier {
       const step: InstallStep = this.deps.installer ? await this.install(task, payload, this.deps.installer) : { kind: 'fallback' };
       if (step.kind === 'outcome') return step.outcome;
       if (step.kind === 'chat') {
-        delivery = await this.sendOnInstalledChat(payload.userId, address, step.chatId, attachment);
+        delivery = await this.sendOnInstalledChat(task, payload.userId, address, step.chatId, attachment);
       } else {
-        delivery = await this.sendOnNewChat(payload.userId, address, attachment);
+        delivery = await this.sendOnNewChat(task, payload.userId, address, attachment);
         note = step.note;
       }
     }
@@ -281,7 +297,7 @@ export class ProactiveNotifier {
     const attachment = this.render(payload.card);
     if (typeof attachment === 'string') return this.fail(task, attachment);
     const { channel } = payload;
-    const delivery = await this.sendOn(channel.reference as Partial<ConversationReference>, attachment);
+    const delivery = await this.sendOn(task, channel.reference as Partial<ConversationReference>, attachment);
     if (delivery.ok) {
       this.log.debug({ taskId: task.id, channel: channel.label, template: payload.card.template }, 'card posted to channel');
       return { status: 'done' };
@@ -326,7 +342,7 @@ export class ProactiveNotifier {
     const attachment = this.render(payload.card);
     if (typeof attachment === 'string') return this.fail(task, attachment);
 
-    await this.pace(sent.conversationId);
+    await this.pace(task, sent.conversationId);
     const result = await this.inTurn(
       (logic) => this.deps.adapter.continueConversationAsync(this.deps.config.bot.appId, sent.reference as Partial<ConversationReference>, logic),
       (context) => context.updateActivity({ id: sent.activityId, type: 'message', attachments: [attachment] }),
@@ -357,9 +373,9 @@ export class ProactiveNotifier {
     return resolveNewChatAddress(recorded ?? (own ? addressIn(own) : null), config);
   }
 
-  private async sendOn(reference: Partial<ConversationReference>, attachment: Attachment): Promise<Delivery> {
+  private async sendOn(task: Task, reference: Partial<ConversationReference>, attachment: Attachment): Promise<Delivery> {
     const conversationId = reference.conversation?.id ?? '';
-    await this.pace(conversationId);
+    await this.pace(task, conversationId);
     const result = await this.inTurn(
       (logic) => this.deps.adapter.continueConversationAsync(this.deps.config.bot.appId, reference, logic),
       (context) => context.sendActivity({ type: 'message', attachments: [attachment] }),
@@ -368,7 +384,7 @@ export class ProactiveNotifier {
     return { ok: true, activityId: result.value?.id, conversationId, reference: withoutActivityId(reference) };
   }
 
-  private async sendOnNewChat(userId: string, address: NewChatAddress, attachment: Attachment): Promise<Delivery> {
+  private async sendOnNewChat(task: Task, userId: string, address: NewChatAddress, attachment: Attachment): Promise<Delivery> {
     const parameters: ConversationParameters = {
       isGroup: false,
       bot: address.bot,
@@ -378,7 +394,7 @@ export class ProactiveNotifier {
       channelData: { tenant: { id: address.tenantId } },
     };
     let conversationId: string | undefined;
-    await this.pace(`new:${userId}`);
+    await this.pace(task, `new:${userId}`);
     const result = await this.inTurn(
       (logic) => this.deps.adapter.createConversationAsync(this.deps.config.bot.appId, 'msteams', address.serviceUrl, '', parameters, logic),
       async (context) => {
@@ -386,7 +402,8 @@ export class ProactiveNotifier {
         const reference = newChatReference(userId, address, conversationId);
         // Saved before sending: the chat exists now whether or not the message gets through.
         await this.deps.repositories.conversationReferences.save({ id: userId, tenantId: address.tenantId, reference, updatedAt: this.deps.clock.now() });
-        await this.pace(conversationId);
+        // Inside the turn the chat exists already: wait (a new chat's turn is due at once).
+        await this.pace(task, conversationId, false);
         const response = await context.sendActivity({ type: 'message', attachments: [attachment] });
         return { activityId: response?.id, reference };
       },
@@ -396,11 +413,11 @@ export class ProactiveNotifier {
   }
 
   /** Sends into the 1:1 chat Graph returned after installing the app; remembered as the user's chat. */
-  private async sendOnInstalledChat(userId: string, address: NewChatAddress, chatId: string, attachment: Attachment): Promise<Delivery> {
+  private async sendOnInstalledChat(task: Task, userId: string, address: NewChatAddress, chatId: string, attachment: Attachment): Promise<Delivery> {
     const reference = newChatReference(userId, address, chatId);
     // Saved before sending, as for a chat opened here: it exists whether or not this message gets through.
     await this.deps.repositories.conversationReferences.save({ id: userId, tenantId: address.tenantId, reference, updatedAt: this.deps.clock.now() });
-    return this.sendOn(reference as Partial<ConversationReference>, attachment);
+    return this.sendOn(task, reference as Partial<ConversationReference>, attachment);
   }
 
   private async track(task: Task, payload: SendPayload, delivery: Extract<Delivery, { ok: true }>): Promise<void> {
@@ -492,9 +509,54 @@ export class ProactiveNotifier {
     }
   }
 
-  private async pace(key: string): Promise<void> {
-    const wait = this.limiter.reserve(key);
-    if (wait > 0) await this.sleep(wait);
+  /**
+   * Waits for the call's turn within Teams' limits: a short wait holding the worker, a longer
+   * one by throwing PacingDeferral (the task is put back until then, no attempt used). A busy
+   * chat's next turn is booked for the task sent away, so a backlog for one chat comes back
+   * one turn apart. `mayDefer` false: always wait (a side effect has already happened).
+   */
+  private async pace(task: Task, key: string, mayDefer = true): Promise<void> {
+    if (!mayDefer) {
+      const wait = this.limiter.reserve(key);
+      if (wait > 0) await this.sleep(wait);
+      return;
+    }
+    // Priority in the shared bucket: a lower-priority message books it only while it is less
+    // full (bulk: nearly free), so an approval card always finds room within the short wait and
+    // a backlog of notices can't keep it waiting. While the bucket is too full the message looks
+    // again within that wait, then goes back to the queue.
+    const sharedWaitMs = task.priority === PRIORITY.bulk ? this.intervalMs : task.priority === PRIORITY.urgent ? this.maxWaitMs : Math.max(this.intervalMs, this.maxWaitMs / 2);
+    const started = this.pacingNow();
+    for (;;) {
+      const now = this.pacingNow();
+      const turn = this.turns.get(task.id);
+      const held = turn?.key === key;
+      if (held && turn.at - now > this.maxWaitMs) throw new PacingDeferral(turn.at - now, `waiting for its turn in conversation ${key} (Teams' per-conversation limit)`);
+      const booking = this.limiter.book(key, this.maxWaitMs, held, sharedWaitMs);
+      if (booking.go) {
+        if (held) this.turns.delete(task.id);
+        if (booking.waitMs > 0) await this.sleep(booking.waitMs);
+        return;
+      }
+      if (booking.turnBooked) {
+        this.bookTurn(task.id, key, now + booking.laterMs, now);
+        throw new PacingDeferral(booking.laterMs, `conversation ${key} is busy (Teams' per-conversation limit)`);
+      }
+      if (now - started + booking.laterMs > this.maxWaitMs) throw new PacingDeferral(booking.laterMs, "paced within Teams' per-app limit");
+      await this.sleep(Math.max(1, booking.laterMs));
+    }
+  }
+
+  /** Remembers a booked turn; forgets long-past ones (their tasks ran elsewhere or gave up). */
+  private bookTurn(taskId: string, key: string, at: number, now: number): void {
+    this.turns.set(taskId, { key, at });
+    if (this.turns.size <= MAX_REMEMBERED_TURNS) return;
+    for (const [id, t] of this.turns) if (t.at < now - 10 * 60_000) this.turns.delete(id);
+    // Still too many: drop the oldest (they book their turn again when they come back).
+    for (const id of this.turns.keys()) {
+      if (this.turns.size <= MAX_REMEMBERED_TURNS) break;
+      this.turns.delete(id);
+    }
   }
 }
 

@@ -2,6 +2,8 @@
 // Pure types: no I/O here. Stored documents use `_id` = the domain id so both store
 // adapters (NeDB and MongoDB) key them identically.
 
+import type { Lane } from './taskTypes';
+
 export type ResourceType = 'group' | 'application' | 'sharePointSite' | 'directoryRole';
 
 export interface ResourceRoleDefinition {
@@ -309,6 +311,10 @@ export interface Task {
   leaseOwner?: string;
   leaseUntil?: Date;
   lastError?: string;
+  /** How the outbox runs it (domain/taskTypes.ts routeTask), stamped when it is queued. */
+  lane?: Lane;
+  priority?: number;
+  serialKey?: string;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -1,6 +1,7 @@
 import { deliveredState, removalFinished, retryDelayMs } from '../domain/delivery';
 import { privilegedRoleName } from '../domain/directoryRoles';
 import { revokeStep } from '../domain/ledger';
+import { DELIVERY_TASKS } from '../domain/taskTypes';
 import { formatInstant, maximumExpiry } from '../domain/lifecycle';
 import { ACTIVE_ASSIGNMENT_STATES, type AccessPackage, type AccessRequest, type Assignment, type Catalog, type Resource } from '../domain/model';
 import { DirectoryError } from '../directory/port';
@@ -20,10 +21,7 @@ import { asId, type Outcome, refuse } from './outcome';
 import { describeState } from './requests';
 import { TASK_TYPES } from './workflow';
 
-export const DELIVERY_TASKS = {
-  grant: 'grant.add',
-  revoke: 'grant.remove',
-} as const;
+export { DELIVERY_TASKS };
 
 export interface DeliveryDependencies extends ServiceDependencies {
   notifications: Notifications;
@@ -149,7 +147,8 @@ export class DeliveryService {
     const assignmentId = assignment.id;
     await repositories.requests.transition(request.id, ['delivering', 'scheduled'], { $set: { state: 'delivering', assignmentId, updatedAt: clock.now() } });
     for (let index = 0; index < assignment.roles.length; index++) {
-      await repositories.tasks.enqueue({ type: DELIVERY_TASKS.grant, payload: { assignmentId, index }, dedupeKey: `${DELIVERY_TASKS.grant}:${assignmentId}:${index}` });
+      // userId: one user's grants and removals take turns (the ledger; domain/taskTypes.ts).
+      await repositories.tasks.enqueue({ type: DELIVERY_TASKS.grant, payload: { assignmentId, index, userId: assignment.userId }, dedupeKey: `${DELIVERY_TASKS.grant}:${assignmentId}:${index}` });
     }
     if (assignment.roles.length === 0) await this.settleDelivery(assignmentId);
     return DONE;
@@ -256,7 +255,7 @@ export class DeliveryService {
       );
       if (!marked) return { status: 'retry', at: now, error: 'assignment changed while removal started' };
       for (let index = 0; index < roles.length; index++) {
-        await repositories.tasks.enqueue({ type: DELIVERY_TASKS.revoke, payload: { assignmentId, index, ...(requestId ? { requestId } : {}) }, dedupeKey: `${DELIVERY_TASKS.revoke}:${assignmentId}:${index}` });
+        await repositories.tasks.enqueue({ type: DELIVERY_TASKS.revoke, payload: { assignmentId, index, userId: assignment.userId, ...(requestId ? { requestId } : {}) }, dedupeKey: `${DELIVERY_TASKS.revoke}:${assignmentId}:${index}` });
       }
       if (roles.length === 0) await this.settleRemoval(assignmentId);
     }
@@ -350,7 +349,7 @@ export class DeliveryService {
       await repositories.requests.transition(requestId, ['delivered', 'partiallyDelivered', 'deliveryFailed'], { $set: { state: 'delivering', updatedAt: now } });
     }
     for (let index = 0; index < roles.length; index++) {
-      await repositories.tasks.enqueue({ type: DELIVERY_TASKS.grant, payload: { assignmentId: assignment.id, index }, dedupeKey: `${DELIVERY_TASKS.grant}:${assignment.id}:${index}:r${round}` });
+      await repositories.tasks.enqueue({ type: DELIVERY_TASKS.grant, payload: { assignmentId: assignment.id, index, userId: assignment.userId }, dedupeKey: `${DELIVERY_TASKS.grant}:${assignment.id}:${index}:r${round}` });
     }
     return { ok: true, assignment: restarted, packageName };
   }

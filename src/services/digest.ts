@@ -19,6 +19,7 @@ import {
   TIMEOUT_WINDOW_MS,
 } from '../domain/digest';
 import { formatDate } from '../domain/lifecycle';
+import { DIGEST_TASK } from '../domain/taskTypes';
 import type { AccessPackage, AccessRequest, Assignment, Catalog, Policy } from '../domain/model';
 import type { Directory } from '../directory/port';
 import type { Logger } from '../logger';
@@ -29,7 +30,7 @@ import type { AdminNotices } from './adminNotices';
 import { grantedRoles } from './describe';
 import type { OutgoingCard } from './notifications';
 
-export const DIGEST_TASK = 'admin.digest';
+export { DIGEST_TASK };
 
 const DAY_MS = 24 * 60 * 60_000;
 /** Pending requests read per package: far more than a digest shows. */

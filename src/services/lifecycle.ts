@@ -26,7 +26,7 @@ export interface LifecycleDependencies extends ServiceDependencies {
   logger: Logger;
   /** How long before expiry users are warned: ISO 8601 durations (EXPIRY_WARNINGS). */
   warningOffsets: readonly string[];
-  /** How long a claim keeps other instances off one assignment. */
+  /** How long a claim keeps other instances off one assignment (renewed while a batch runs). */
   leaseMs?: number;
   /** Assignments claimed per query. */
   batchSize?: number;
@@ -54,21 +54,39 @@ export class LifecycleService implements ScheduledJob {
     await this.planExisting();
     const { repositories, clock } = this.deps;
     const max = this.deps.maxPerRun ?? 1000;
+    const leaseMs = this.deps.leaseMs ?? 30_000;
     let handled = 0;
     while (handled < max) {
       const now = clock.now();
-      const batch = await repositories.assignments.claimLifecycleDue(now, this.deps.leaseMs ?? 5 * 60_000, Math.min(this.deps.batchSize ?? 50, max - handled));
+      const batch = await repositories.assignments.claimLifecycleDue(now, leaseMs, Math.min(this.deps.batchSize ?? 50, max - handled));
       if (batch.length === 0) return;
-      for (const assignment of batch) {
-        try {
-          await this.check(assignment, now);
-        } catch (error) {
-          // Its lease runs out and a later run tries again; the others go on.
-          this.deps.logger.error({ err: error, assignmentId: assignment.id }, 'lifecycle check failed; it will be retried');
+      // Heartbeat: the claims of the batch's unchecked assignments are renewed while it runs, so
+      // the lease can be short (a dead instance's claims are taken over soon after it died).
+      const unchecked = new Set(batch);
+      const heartbeat = setInterval(() => {
+        for (const assignment of unchecked) void repositories.assignments.renewLifecycleLease(assignment, leaseMs, clock.now()).catch(() => undefined);
+      }, Math.max(100, Math.floor(leaseMs / 3)));
+      heartbeat.unref();
+      try {
+        for (const assignment of batch) {
+          try {
+            await this.check(assignment, now);
+          } catch (error) {
+            // Its lease runs out and a later run tries again; the others go on.
+            this.deps.logger.error({ err: error, assignmentId: assignment.id }, 'lifecycle check failed; it will be retried');
+          }
+          unchecked.delete(assignment);
         }
+      } finally {
+        clearInterval(heartbeat);
       }
       handled += batch.length;
     }
+  }
+
+  /** The scheduler loop sleeps until the next check falls due (an expiry is seen when it comes, not an interval later). */
+  async nextDueAt(horizon: Date): Promise<Date | null> {
+    return this.deps.repositories.assignments.nextLifecycleCheckAt(this.deps.clock.now(), horizon);
   }
 
   /** One claimed assignment: expire it, warn, or plan the next look. */

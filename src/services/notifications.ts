@@ -34,7 +34,5 @@ export interface Notifications {
   update(trackAs: string, card: OutgoingCard): Promise<void>;
 }
 
-export const NOTIFY_TASKS = {
-  send: 'notify.send',
-  update: 'notify.update',
-} as const;
+// Task type names, lanes and priorities: domain/taskTypes.ts.
+export { NOTIFY_TASKS } from '../domain/taskTypes';

@@ -1,19 +1,12 @@
 import type { AccessRequest } from '../domain/model';
+import { WORKFLOW_TASKS as TASK_TYPES } from '../domain/taskTypes';
 import type { TaskRepository } from '../store/repositories/tasks';
 
 /**
  * Hand-over from self-service to approval and delivery. Each step is a durable task, so a
  * request accepted in chat is never lost between the two, whatever happens to the process.
  */
-export const TASK_TYPES = {
-  startApproval: 'request.startApproval',
-  deliver: 'request.deliver',
-  cancelApproval: 'request.cancelApproval',
-  remove: 'assignment.remove',
-  approvalTimeout: 'approval.timeout',
-  approvalEscalation: 'approval.escalate',
-  approvalReminder: 'approval.remind',
-} as const;
+export { TASK_TYPES };
 
 export interface Workflow {
   submitted(request: AccessRequest): Promise<void>;

@@ -3,6 +3,7 @@
 // `npm run bench`, not by a unit test); counts, outcomes and orderings are.
 import { ACTIVITY_TYPES, MODES, type ChatLatencyResult } from '../../bench/chatLatency';
 import type { GraphPacingResult } from '../../bench/graphPacing';
+import type { LoadResult } from '../../bench/load';
 import type { NotificationsResult } from '../../bench/notifications';
 import { runScenario } from '../../bench/scenarios';
 import type { StoreScaleResult } from '../../bench/storeScale';
@@ -75,5 +76,21 @@ describe('npm run bench -- --quick', () => {
     }
     expect(paced!.throttled429).toBe(0);
     expect(over!.throttled429).toBeGreaterThan(0);
+  });
+
+  it('load: under a flood and a backlog every measured grant, removal and approval card happens, within the quota', async () => {
+    const load = (await runScenario('load', quick, log)).result as LoadResult;
+    const [grants, giveBacks, expiries, cards] = load.rows;
+    expect(grants!.samples).toBe(load.sizes.flows);
+    expect(giveBacks!.samples).toBe(load.sizes.giveBacks);
+    expect(expiries!.samples).toBe(load.sizes.expiries);
+    expect(cards!.samples).toBe(load.sizes.flows);
+    for (const row of [grants, giveBacks, expiries, cards]) {
+      expect(row!.done).toBe(row!.samples);
+      expect(row!.p50Ms).toBeLessThanOrEqual(row!.p95Ms);
+      expect(row!.p95Ms).toBeLessThanOrEqual(row!.p99Ms);
+    }
+    expect(load.graph.peakWritesInWindow).toBeLessThanOrEqual(load.graph.quota.limit);
+    expect(load.backlog.length).toBeGreaterThan(0);
   });
 });

@@ -89,7 +89,7 @@ export async function createBotHarness(options: HarnessOptions = {}): Promise<Bo
   let virtualMs = 0;
   const graph = buildBot({ repositories, directory, clock, logger, admins: { userIds: options.adminUserIds ?? [], groupId: options.adminGroupId },
     catalogFile: options.catalogFile ?? EXAMPLE_CATALOG,
-    delivery: { writesPerSecond: 1000, maxAttempts: 5, allowPrivilegedRoles: options.allowPrivilegedRoles ?? false, pacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) } },
+    delivery: { writesPerSecond: 1000, maxAttempts: 5, allowPrivilegedRoles: options.allowPrivilegedRoles ?? false, pacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms), maxWaitMs: Number.POSITIVE_INFINITY } },
     ...(options.warningOffsets ? { lifecycle: { warningOffsets: options.warningOffsets } } : {}),
     ...(options.limits ? { limits: { settings: options.limits, counters: rateLimitCountersFor(store) } } : {}),
   });

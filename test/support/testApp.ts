@@ -15,11 +15,12 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export async function startTestApp(env: Record<string, string> = {}, overrides: AppOverrides = {}): Promise<RunningApp & { config: Config; baseUrl: string; clock: FakeClock }> {
   const config: Config = { ...loadConfig({ LOG_LEVEL: 'silent', ...env }, REPO_ROOT), port: 0 };
   const clock = new FakeClock();
-  // The notifier paces on virtual time: it "sleeps" by moving this counter, not the test.
+  // The notifier paces on virtual time: it "sleeps" by moving this counter, not the test. Its
+  // sleeps cost nothing, so every pacing wait is slept (none puts its task back for later).
   let virtualMs = 0;
   const app = await startApp(config, {
-    notifierPacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) },
-    directoryPacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms) },
+    notifierPacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms), maxWaitMs: Number.POSITIVE_INFINITY },
+    directoryPacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms), maxWaitMs: Number.POSITIVE_INFINITY },
     store: await openEmbeddedStore({}),
     directory: await LocalDirectory.open({ file: config.localDirectoryFile }),
     clock,

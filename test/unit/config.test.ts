@@ -64,6 +64,10 @@ describe('loadConfig', () => {
     [{ PORT: '70000' }, 'Configuration error: PORT must be an integer from 1 to 65535 (got "70000")'],
     [{ SCHEDULER_INTERVAL_MS: '10' }, 'Configuration error: SCHEDULER_INTERVAL_MS must be an integer from 100 to 3600000 (got "10")'],
     [{ APPROVAL_REMINDER_PERCENT: '100' }, 'Configuration error: APPROVAL_REMINDER_PERCENT must be an integer from 1 to 99 (got "100")'],
+    [{ TASK_CONCURRENCY_ACCESS: '0' }, 'Configuration error: TASK_CONCURRENCY_ACCESS must be an integer from 1 to 64 (got "0")'],
+    [{ TASK_CONCURRENCY_MESSAGES: 'many' }, 'Configuration error: TASK_CONCURRENCY_MESSAGES must be an integer from 1 to 64 (got "many")'],
+    [{ TASK_LEASE_MS: '500' }, 'Configuration error: TASK_LEASE_MS must be an integer from 1000 to 3600000 (got "500")'],
+    [{ TASK_MAX_PACING_WAIT_MS: '60000' }, 'Configuration error: TASK_MAX_PACING_WAIT_MS must be an integer from 0 to 10000 (got "60000")'],
     [{ LOG_LEVEL: 'loud' }, 'Configuration error: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")'],
     [{ MicrosoftAppType: 'Single' }, 'Configuration error: MicrosoftAppType must be one of MultiTenant, SingleTenant, UserAssignedMSI (got "Single")'],
     [{ MicrosoftAppId: 'not-a-guid' }, /MicrosoftAppId must be the bot's app \(client\) id, a GUID/],
@@ -113,6 +117,13 @@ describe('loadConfig', () => {
 // Microsoft Graph settings (DESIGN.md §5): present only when credentials are configured.
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const CLIENT = '11111111-2222-3333-4444-555555555555';
+
+it('reads the outbox settings: workers per lane, lease, pacing wait (defaults: 4, 2, 8, 1; 30 s; 250 ms)', () => {
+  const cwd = process.cwd();
+  expect(loadConfig({}, cwd).tasks).toEqual({ concurrency: { access: 4, approvals: 2, messages: 8, housekeeping: 1 }, leaseMs: 30_000, maxPacingWaitMs: 250 });
+  const set = loadConfig({ TASK_CONCURRENCY_ACCESS: '8', TASK_CONCURRENCY_APPROVALS: '3', TASK_CONCURRENCY_MESSAGES: '16', TASK_CONCURRENCY_HOUSEKEEPING: '2', TASK_LEASE_MS: '3000', TASK_MAX_PACING_WAIT_MS: '0' }, cwd);
+  expect(set.tasks).toEqual({ concurrency: { access: 8, approvals: 3, messages: 16, housekeeping: 2 }, leaseMs: 3_000, maxPacingWaitMs: 0 });
+});
 
 it('has no Graph section without Graph credentials (local directory)', () => {
   expect(loadConfig({}, cwd).graph).toBeUndefined();

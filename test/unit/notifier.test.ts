@@ -47,7 +47,8 @@ describe('ProactiveNotifier against botbuilder CloudAdapter and a loopback conne
     return loadConfig({ LOG_LEVEL: 'silent', ...env }, REPO_ROOT);
   }
 
-  function makeNotifier(env: Record<string, string> = {}): ProactiveNotifier {
+  /** `maxWaitMs`: the longest pacing wait slept (virtual time: by default every wait is slept). */
+  function makeNotifier(env: Record<string, string> = {}, maxWaitMs = Number.POSITIVE_INFINITY): ProactiveNotifier {
     return new ProactiveNotifier({
       adapter,
       cards: new CardRenderer(),
@@ -61,6 +62,7 @@ describe('ProactiveNotifier against botbuilder CloudAdapter and a loopback conne
           pacing.waits.push(ms);
           pacing.t += ms;
         },
+        maxWaitMs,
       },
       random: () => random,
     });
@@ -425,20 +427,86 @@ describe('ProactiveNotifier against botbuilder CloudAdapter and a loopback conne
   });
 
   it('paces calls: one a second into a conversation, others not held back by it', async () => {
-    makeNotifier().register(runner);
     await storeReference(MEGAN, 'a:megan');
     await storeReference(ALEX, 'a:alex');
     for (let i = 1; i <= 3; i++) await queueSend(MEGAN, notice(`Card ${i}`));
     await queueSend(ALEX, notice('Alex 1'));
     const times = new Map<RecordedCall, number>();
     connector.onCall = (call) => times.set(call, pacing.t);
-    await runner.run();
+    // One worker at a time: the virtual sleeps of concurrent workers would each move the one clock.
+    const sequential = new TaskRunner(repositories.tasks, () => clock.now(), silentLogger, { leaseMs: 60_000, maxPerTick: 100, workerId: 'seq', concurrency: { messages: 1 } });
+    makeNotifier().register(sequential);
+    await sequential.run();
     expect(posts().map(titleOf).sort()).toEqual(['Alex 1', 'Card 1', 'Card 2', 'Card 3']);
     const megan = posts()
       .filter((c) => c.conversationId === 'a:megan')
       .map((c) => times.get(c));
     expect(megan).toEqual([0, 1000, 2000]);
     expect(pacing.waits.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(2100);
+  });
+
+  it('a wait longer than TASK_MAX_PACING_WAIT_MS gives the worker back: the task returns at its turn, no attempt used, other chats go at once', async () => {
+    // Pacing on the task clock, as in production (real time for both).
+    const notifier = new ProactiveNotifier({
+      adapter,
+      cards: new CardRenderer(),
+      repositories,
+      config: config(),
+      clock,
+      logger: silentLogger,
+      pacing: { now: () => clock.now().getTime(), sleep: async (ms) => void clock.advance(ms), maxWaitMs: 250 },
+      random: () => random,
+    });
+    notifier.register(runner);
+    await storeReference(MEGAN, 'a:megan');
+    await storeReference(ALEX, 'a:alex');
+    const start = clock.now().getTime();
+    const megan: Task[] = [];
+    for (let i = 1; i <= 3; i++) megan.push(await queueSend(MEGAN, notice(`Card ${i}`)));
+    await queueSend(ALEX, notice('Alex 1'));
+    const sentAt = new Map<string, number>();
+    connector.onCall = (call) => sentAt.set(titleOf(call)!, clock.now().getTime() - start);
+
+    await runner.run();
+    // Megan's chat takes one a second: cards 2 and 3 were sent away to their turns (1 s and 2 s
+    // on), one turn apart, not all at once; Alex was not held back; no worker slept a second.
+    expect([...sentAt.keys()].sort()).toEqual(['Alex 1', 'Card 1']);
+    const [, second, third] = await Promise.all(megan.map((t) => repositories.tasks.get(t.id)));
+    expect(second).toMatchObject({ state: 'pending', attempts: 0 });
+    expect(third).toMatchObject({ state: 'pending', attempts: 0 });
+    expect(second!.lastError).toBeUndefined();
+    expect(second!.dueAt.getTime() - start).toBe(1000);
+    expect(third!.dueAt.getTime() - start).toBe(2000);
+
+    clock.advance(1000);
+    await runner.run();
+    expect(sentAt.get('Card 2')).toBe(1000);
+    expect(sentAt.has('Card 3')).toBe(false);
+    clock.advance(1000);
+    await runner.run();
+    expect(sentAt.get('Card 3')).toBe(2000);
+    // Each went once, and none used up an attempt waiting.
+    expect(posts().map(titleOf).sort()).toEqual(['Alex 1', 'Card 1', 'Card 2', 'Card 3']);
+    const done = await Promise.all(megan.map((t) => repositories.tasks.get(t.id)));
+    expect(done.map((t) => [t!.state, t!.attempts])).toEqual([['done', 1], ['done', 1], ['done', 1]]);
+  });
+
+  it('two updates of one card never run at once (four workers): the newer stays even when it is claimed first', async () => {
+    makeNotifier().register(runner);
+    await storeReference(MEGAN, 'a:megan');
+    await queueSend(MEGAN, notice('v1'), 'card-1');
+    await runner.run();
+    // v2 is the older card (queued first) but falls due later (say its first try was retried):
+    // v3 is claimed first. Run at once, v2 would pass the "newer card wins" check before v3
+    // recorded itself, and be written over it.
+    const due = clock.now();
+    await repositories.tasks.enqueue({ type: NOTIFY_TASKS.update, payload: { trackAs: 'card-1', card: notice('v2') }, dueAt: new Date(due.getTime() + 10) });
+    clock.advance(1);
+    await repositories.tasks.enqueue({ type: NOTIFY_TASKS.update, payload: { trackAs: 'card-1', card: notice('v3') }, dueAt: due });
+    clock.advance(10);
+    await runner.run();
+    expect(puts().map(titleOf)).toEqual(['v3']);
+    expect(await repositories.tasks.countByState('done')).toBe(3);
   });
 });
 

@@ -102,7 +102,7 @@ describe('ProactiveNotifier with proactive installation (in-memory Graph, loopba
       config: config(options.env),
       clock,
       logger: options.logger ?? logs.logger,
-      pacing: { now: () => 0, sleep: async () => undefined },
+      pacing: { now: () => 0, sleep: async () => undefined, maxWaitMs: Number.POSITIVE_INFINITY },
       random: () => 0.5,
       ...(options.installer === false ? {} : { installer: TeamsAppInstaller.fromConfig(graphConfig, options.catalogId ?? CATALOG_ID) }),
       installRefused: async (refusal) => void refusals.push(refusal),
@@ -336,7 +336,7 @@ describe('ProactiveNotifier with proactive installation (in-memory Graph, loopba
       config: config(),
       clock,
       logger: logs.logger,
-      pacing: { now: () => 0, sleep: async () => undefined },
+      pacing: { now: () => 0, sleep: async () => undefined, maxWaitMs: Number.POSITIVE_INFINITY },
       random: () => 0.5,
       installer: { installFor: async () => Promise.reject(new Error('AADSTS7000215: Invalid client secret provided.')) },
     }).register(runner);

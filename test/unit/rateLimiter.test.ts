@@ -89,3 +89,39 @@ describe('RateLimiter (token buckets, clock injected)', () => {
     expect(burstFor(20)).toBe(5);
   });
 });
+
+describe('RateLimiter.book (a caller holding a worker: a short wait, or come back later)', () => {
+  it('books a call that may go within the wait; books nothing for one further off in the shared bucket', () => {
+    const clock = { t: 0 };
+    const limiter = new RateLimiter({ global: { ratePerSecond: 10, burst: 1 }, perKey: { ratePerSecond: 100, burst: 100 } }, () => clock.t);
+    expect(limiter.book('a', 250)).toEqual({ go: true, waitMs: 0 });
+    expect(limiter.book('b', 250)).toEqual({ go: true, waitMs: 100 });
+    expect(limiter.book('c', 250)).toEqual({ go: true, waitMs: 200 });
+    // d would wait 300 ms: come back in 50, when it could go within the 250 ms wait.
+    expect(limiter.book('d', 250)).toEqual({ go: false, laterMs: 50, turnBooked: false });
+    // Nothing was booked for d: the next caller is told the same.
+    expect(limiter.book('e', 250)).toEqual({ go: false, laterMs: 50, turnBooked: false });
+  });
+
+  it('a busy conversation books one turn per caller, one interval apart; a caller back for its turn asks only the shared bucket', () => {
+    const clock = { t: 0 };
+    const limiter = new RateLimiter({ global: { ratePerSecond: 100, burst: 100 }, perKey: { ratePerSecond: 1, burst: 1 } }, () => clock.t);
+    expect(limiter.book('chat', 250)).toEqual({ go: true, waitMs: 0 });
+    expect(limiter.book('chat', 250)).toEqual({ go: false, laterMs: 1000, turnBooked: true });
+    expect(limiter.book('chat', 250)).toEqual({ go: false, laterMs: 2000, turnBooked: true });
+    clock.t = 1000;
+    expect(limiter.book('chat', 250, true)).toEqual({ go: true, waitMs: 0 }); // the first turn
+    expect(limiter.book('other', 250)).toEqual({ go: true, waitMs: 0 }); // other chats are not held back
+  });
+
+  it('a low-priority caller books the shared bucket only while it is nearly free, so an urgent one always finds room', () => {
+    const clock = { t: 0 };
+    const limiter = new RateLimiter({ global: { ratePerSecond: 20, burst: 1 }, perKey: { ratePerSecond: 100, burst: 100 } }, () => clock.t);
+    const bulk = (key: string) => limiter.book(key, 250, false, 50);
+    expect(bulk('w1')).toEqual({ go: true, waitMs: 0 });
+    expect(bulk('w2')).toEqual({ go: true, waitMs: 50 });
+    expect(bulk('w3')).toMatchObject({ go: false, turnBooked: false }); // would queue 100 ms ahead
+    expect(bulk('w4')).toMatchObject({ go: false });
+    expect(limiter.book('approver', 250)).toEqual({ go: true, waitMs: 100 });
+  });
+});

@@ -1,8 +1,9 @@
 import { WritePacer } from '../../src/directory/writePacer';
+import { PacingDeferral } from '../../src/rateLimiter';
 
-/** Virtual time: sleeping moves the clock, and every sleep is recorded. */
-function virtualClock() {
-  const clock = { ms: 0, sleeps: [] as number[], now: () => clock.ms, sleep: async (ms: number) => void (clock.sleeps.push(ms), (clock.ms += ms)) };
+/** Virtual time: sleeping moves the clock, and every sleep is recorded. `maxWaitMs`: the longest wait slept. */
+function virtualClock(maxWaitMs = Number.POSITIVE_INFINITY) {
+  const clock = { ms: 0, sleeps: [] as number[], maxWaitMs, now: () => clock.ms, sleep: async (ms: number) => void (clock.sleeps.push(ms), (clock.ms += ms)) };
   return clock;
 }
 
@@ -38,7 +39,7 @@ describe('WritePacer (directory writes within Graph\'s quota)', () => {
   });
 
   it('a write waiting for its turn also waits for a pause raised meanwhile', async () => {
-    const clock = { ms: 0, now: () => clock.ms, sleep: async (ms: number) => {
+    const clock = { ms: 0, maxWaitMs: Number.POSITIVE_INFINITY, now: () => clock.ms, sleep: async (ms: number) => {
       // While this write sleeps, another write is refused with a 5 s Retry-After.
       if (!raised) { raised = true; pacer.throttled(5_000); }
       clock.ms += ms;
@@ -48,5 +49,41 @@ describe('WritePacer (directory writes within Graph\'s quota)', () => {
     await pacer.pace();
     await pacer.pace();
     expect(clock.ms).toBeGreaterThanOrEqual(5_000);
+  });
+
+  describe('inside a task (a worker must not be held for long)', () => {
+    it('after a 429, a write is put back for the rest of the pause instead of sleeping through it', async () => {
+      const clock = virtualClock(250);
+      const pacer = new WritePacer(1_000, clock);
+      await pacer.pace();
+      pacer.throttled(30_000);
+      clock.ms += 10_000;
+      const deferral = await pacer.pace().then(() => undefined, (error: unknown) => error);
+      expect(deferral).toBeInstanceOf(PacingDeferral);
+      expect((deferral as PacingDeferral).delayMs).toBe(20_000);
+      expect(clock.sleeps).toEqual([]);
+      clock.ms += 20_000; // its time has come: it goes
+      await pacer.pace();
+      expect(clock.sleeps).toEqual([]);
+    });
+
+    it('short waits (within the bound) are slept; a write that would wait longer is put back and books nothing', async () => {
+      // Time stands still while writes are booked (as when several workers ask at once).
+      const clock = { ms: 0, sleeps: [] as number[], maxWaitMs: 250, now: () => clock.ms, sleep: async (ms: number) => void clock.sleeps.push(ms) };
+      const pacer = new WritePacer(20, clock); // burst 5, then one per 50 ms
+      const outcomes: (number | 'deferred')[] = [];
+      for (let i = 0; i < 12; i++) {
+        const before = clock.sleeps.length;
+        outcomes.push(await pacer.pace().then(() => clock.sleeps[before] ?? 0, () => 'deferred'));
+      }
+      // 5 at once, then 50..250 ms of waiting (slept), then everything further off is put back.
+      expect(outcomes).toEqual([0, 0, 0, 0, 0, 50, 100, 150, 200, 250, 'deferred', 'deferred']);
+      // Put-back writes booked nothing: at 300 ms the next write goes at once (had the two
+      // put back booked their turns, it would wait 100 ms behind them).
+      clock.ms = 300;
+      const slept = clock.sleeps.length;
+      await pacer.pace();
+      expect(clock.sleeps.length).toBe(slept);
+    });
   });
 });

@@ -73,25 +73,54 @@ export class AssignmentRepository {
   }
 
   /**
-   * Leases up to `max` assignments whose lifecycle check is due, earliest check first. One
-   * query finds candidates; each is then claimed by id under the same conditions (and the
-   * check it was due at), so one another instance took meanwhile is skipped.
+   * Leases up to `max` assignments whose lifecycle check is due: those whose expiry has come
+   * first (removal never waits behind warnings), then earliest check first. One query finds
+   * candidates; each is then claimed by id under the same conditions (and the check it was due
+   * at), so one another instance took meanwhile is skipped.
    */
   async claimLifecycleDue(now: Date, leaseMs: number, max: number): Promise<Assignment[]> {
-    const due = {
-      lifecycleCheckAt: { $lte: now },
+    // lifecycleCheckAt last: the embedded store serves a query from its last indexed range.
+    const due = (expiredOnly: boolean) => ({
+      ...(expiredOnly ? { expiresAt: { $lte: now } } : {}),
       $or: [{ lifecycleLeaseUntil: { $exists: false } }, { lifecycleLeaseUntil: { $lte: now } }],
-    };
-    const candidates = await this.collection.find(due, { sort: { lifecycleCheckAt: 1 }, limit: max });
+      lifecycleCheckAt: { $lte: now },
+    });
     const claimed: Assignment[] = [];
-    for (const candidate of candidates) {
-      const doc = await this.collection.findOneAndUpdate(
-        { ...due, _id: candidate._id, lifecycleCheckAt: candidate.lifecycleCheckAt as Date },
-        { $set: { lifecycleLeaseUntil: new Date(now.getTime() + leaseMs) } },
-      );
-      if (doc) claimed.push(fromDoc(doc));
+    for (const expiredOnly of [true, false]) {
+      if (claimed.length >= max) break;
+      const candidates = await this.collection.find(due(expiredOnly), { sort: { lifecycleCheckAt: 1 }, limit: max - claimed.length });
+      for (const candidate of candidates) {
+        const doc = await this.collection.findOneAndUpdate(
+          { ...due(expiredOnly), _id: candidate._id, lifecycleCheckAt: candidate.lifecycleCheckAt as Date },
+          { $set: { lifecycleLeaseUntil: new Date(now.getTime() + leaseMs) } },
+        );
+        if (doc) claimed.push(fromDoc(doc));
+      }
     }
     return claimed;
+  }
+
+  /**
+   * Extends the claim on an assignment being checked (heartbeat), if it is still the one this
+   * run made: its lease is the token. Updates `assignment.lifecycleLeaseUntil` to the new token.
+   */
+  async renewLifecycleLease(assignment: Assignment, leaseMs: number, now: Date): Promise<boolean> {
+    if (!assignment.lifecycleLeaseUntil) return false;
+    const until = new Date(now.getTime() + leaseMs);
+    const renewed = await this.collection.updateOne({ _id: assignment.id, lifecycleLeaseUntil: assignment.lifecycleLeaseUntil }, { $set: { lifecycleLeaseUntil: until } });
+    if (renewed === 1) assignment.lifecycleLeaseUntil = until;
+    return renewed === 1;
+  }
+
+  /** The earliest lifecycle check due before `horizon` that nobody holds (or whose claim ran out), if any. */
+  async nextLifecycleCheckAt(now: Date, horizon: Date): Promise<Date | null> {
+    const [next] = await this.collection.find(
+      { $or: [{ lifecycleLeaseUntil: { $exists: false } }, { lifecycleLeaseUntil: { $lte: now } }], lifecycleCheckAt: { $lte: horizon } },
+      { sort: { lifecycleCheckAt: 1 }, limit: 1, fields: ['lifecycleCheckAt'] },
+    );
+    const held = await this.collection.find({ lifecycleLeaseUntil: { $gt: now }, lifecycleCheckAt: { $lte: horizon } }, { limit: 50, fields: ['lifecycleLeaseUntil'] });
+    const times = [next?.lifecycleCheckAt, ...held.map((d) => d.lifecycleLeaseUntil)].filter((d): d is Date => d instanceof Date);
+    return times.length > 0 ? new Date(Math.min(...times.map((d) => d.getTime()))) : null;
   }
 
   /**
