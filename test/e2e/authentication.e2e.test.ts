@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { cardText } from '../support/botHarness';
 import { FakeBotFrameworkIdentity, forgerKey } from '../support/fakeBotFrameworkIdentity';
+import { multipartUpload, rawPost } from '../support/hostileHttp';
 import { LoopbackConnector } from '../support/loopbackConnector';
 import { memoryLogger } from '../support/silentLogger';
 import { startTestApp } from '../support/testApp';
@@ -161,20 +161,8 @@ describe('every token that cannot be validated: 401, no detail, one "activity re
 
   it('an unauthenticated multipart upload is refused unread (415, not 401) and leaves no temp file', async () => {
     const uploadsBefore = readdirSync(tmpdir()).filter((f) => f.startsWith('upload_'));
-    const boundary = '----hostile' + randomUUID();
-    const body = Buffer.concat([
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`),
-      Buffer.alloc(20 * 1024 * 1024, 0x41),
-      Buffer.from(`\r\n--${boundary}--\r\n`),
-    ]);
-    const status = await new Promise<number>((resolve, reject) => {
-      const request = http.request(`${app.baseUrl}/api/messages`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      request.on('error', reject);
-      request.end(body);
-    });
+    const upload = multipartUpload(20 * 1024 * 1024);
+    const { status } = await rawPost(`${app.baseUrl}/api/messages`, { 'content-type': upload.contentType, 'content-length': upload.body.length }, upload.body);
     expect(status).toBe(415);
     expect(readdirSync(tmpdir()).filter((f) => f.startsWith('upload_'))).toEqual(uploadsBefore);
   });
