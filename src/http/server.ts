@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import restify, { type Server } from 'restify';
 import type { ActivityHandlerBase } from 'botbuilder';
 import type { Logger } from '../logger';
@@ -26,6 +27,24 @@ export interface HttpDependencies {
 export function createHttpServer({ adapter, bot, store, logger, limits, exports }: HttpDependencies): Server {
   const server = restify.createServer({ name: 'access-packages', handleUncaughtExceptions: false });
   applyTimeouts(server, limits.requestTimeoutMs);
+
+  // What Node refuses before restify sees a request (oversized headers, headers too slow,
+  // malformed HTTP) is answered as Node would, and logged as one line like every refusal.
+  server.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // The client hung up (mid-headers, or mid-body, which http/intake.ts logs): no one to answer.
+    if (error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, text, reason] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Bad Request', 'badRequest'];
+    logger.warn({ status, reason, code: error.code }, 'request refused');
+    if ((socket as Duplex & { bytesWritten?: number }).bytesWritten) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify({ error: text });
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  });
 
   server.pre((req: restify.Request, res: restify.Response, next: restify.Next) => {
     // A late write to a response whose client left must not become an uncaught 'error' event.
@@ -116,6 +135,12 @@ async function serveExport(exports: NonNullable<HttpDependencies['exports']>, re
     }
   }
 }
+
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'headersTooLarge'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large', 'tooLarge'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'timeout'],
+};
 
 /** One structured line, and a small JSON answer that says what to send instead. */
 function refuse(res: restify.Response, log: Logger, refusal: Refusal): void {

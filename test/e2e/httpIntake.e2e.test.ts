@@ -312,17 +312,30 @@ describe('slow and oversized requests (REQUEST_TIMEOUT_MS=1000 here)', () => {
     await expectServing();
   });
 
-  it('headers that never finish (slowloris): Node answers 408 and closes within the timeout', async () => {
+  it('headers that never finish (slowloris): 408, one line, closed within the timeout', async () => {
+    const mark = log.lines().length;
     const { reply, closedAfterMs } = await rawSocket(app.port, 'POST /api/messages HTTP/1.1\r\nHost: x\r\nX-Slow: a', 6000);
-    expect(reply).toMatch(/^HTTP\/1\.1 408/);
+    expect(reply).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*\r\n\r\n\{"error":"Request Timeout"\}$/);
+    expectOneRefusalLine(mark, 'timeout', 408);
     expect(closedAfterMs).not.toBeNull();
     expect(closedAfterMs!).toBeLessThan(4000);
     await expectServing();
   });
 
+  it('a request that is not HTTP gets 400 and one line', async () => {
+    const mark = log.lines().length;
+    const { reply } = await rawSocket(app.port, 'HELLO THERE\r\n\r\n', 3000);
+    expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+    expectOneRefusalLine(mark, 'badRequest', 400);
+    await expectServing();
+  });
+
   it('100 KB of headers gets 431 and changes nothing', async () => {
+    const mark = log.lines().length;
     const response = await rawPost(url, { 'content-type': 'application/json', 'x-padding': 'a'.repeat(100 * 1024) }, JSON.stringify(message(connector.serviceUrl, 'help')));
     expect(response.status).toBe(431);
+    expect(JSON.parse(response.body)).toEqual({ error: 'Request Header Fields Too Large' });
+    expectOneRefusalLine(mark, 'headersTooLarge', 431);
     await expectServing();
   });
 });
