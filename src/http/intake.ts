@@ -160,7 +160,17 @@ export function nestingExceeds(text: string, max: number): boolean {
 
 // The fields botbuilder and the bot read, with the types they assume; anything else passes as is.
 const text = (max: number) => z.string().max(max).nullish();
-const account = z.looseObject({ id: text(1024), name: text(1024), aadObjectId: text(256), role: text(64) });
+
+/** No key a document store refuses ("$…" operators, dotted paths), at any depth. */
+function storableKeys(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (Array.isArray(value)) return value.every(storableKeys);
+  return Object.entries(value).every(([key, item]) => !key.startsWith('$') && !key.includes('.') && storableKeys(item));
+}
+
+// from, recipient and conversation are stored as they come (the conversation reference for
+// proactive messages): keys the store would refuse are refused here, before any turn.
+const account = z.looseObject({ id: text(1024), name: text(1024), aadObjectId: text(256), role: text(64) }).refine(storableKeys);
 const ACTIVITY_ENVELOPE = z.looseObject({
   type: z.string().min(1).max(64),
   id: text(1024),
@@ -173,7 +183,7 @@ const ACTIVITY_ENVELOPE = z.looseObject({
     .optional(),
   from: account.optional(),
   recipient: account.optional(),
-  conversation: z.looseObject({ id: text(1024), tenantId: text(256), conversationType: text(64), isGroup: z.boolean().nullish() }).optional(),
+  conversation: z.looseObject({ id: text(1024), tenantId: text(256), conversationType: text(64), isGroup: z.boolean().nullish() }).refine(storableKeys).optional(),
   text: z.string().nullish(),
   locale: text(64),
   replyToId: text(1024),

@@ -208,6 +208,8 @@ describe('malformed JSON and bodies that are not activities: 400, one line, noth
     ['a numeric serviceUrl', JSON.stringify({ type: 'message', serviceUrl: 42 }), 'activityFields'],
     ['a javascript: serviceUrl', JSON.stringify({ type: 'message', serviceUrl: 'javascript:alert(1)' }), 'activityFields'],
     ['text as an object', JSON.stringify({ type: 'message', text: { $gt: '' } }), 'activityFields'],
+    ['an operator key in conversation (stored as it comes)', JSON.stringify({ type: 'message', conversation: { id: 'a:1', $gt: '' } }), 'activityFields'],
+    ['a dotted key deep in from', JSON.stringify({ type: 'message', from: { id: '29:x', extra: { 'a.b': 1 } } }), 'activityFields'],
     ['membersAdded as a string', JSON.stringify({ type: 'conversationUpdate', membersAdded: 'all' }), 'activityFields'],
     ['channelData as an array', JSON.stringify({ type: 'message', channelData: [1] }), 'activityFields'],
   ])('%s', async (_name, body, reason) => {
