@@ -46,6 +46,15 @@ export function createHttpServer({ adapter, bot, store, logger, limits, exports 
     socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
   });
 
+  // No WebSocket (streaming) route: an upgrade request would otherwise get a socket that no
+  // parser and no timeout watches any more, held open for as long as the client likes.
+  server.server.on('upgrade', (_req: unknown, socket: Duplex) => {
+    logger.warn({ status: 400, reason: 'upgrade' }, 'request refused');
+    const body = JSON.stringify({ error: 'This endpoint takes HTTP POSTs, not connection upgrades.' });
+    socket.on('error', () => socket.destroy());
+    socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  });
+
   server.pre((req: restify.Request, res: restify.Response, next: restify.Next) => {
     // A late write to a response whose client left must not become an uncaught 'error' event.
     res.on('error', (error: Error) => logger.debug({ reqId: req.id(), reason: error.message }, 'response not delivered'));
@@ -60,20 +69,22 @@ export function createHttpServer({ adapter, bot, store, logger, limits, exports 
   const intakeLimits = { maxBytes: limits.maxRequestBytes, timeoutMs: limits.requestTimeoutMs, maxDepth: MAX_JSON_DEPTH };
   server.post('/api/messages', async (req, res) => {
     const log = logger.child({ reqId: req.id() });
-    const intake = await readActivity(req, intakeLimits);
-    if (!intake.ok) {
-      refuse(res, log, intake.refusal);
-      return;
-    }
-    const { activity } = intake;
-    const about = { activityType: activity.type, channelId: activity.channelId };
+    let about: Record<string, unknown> = {};
     try {
+      const intake = await readActivity(req, intakeLimits);
+      if (!intake.ok) {
+        refuse(res, log, intake.refusal);
+        return;
+      }
+      const { activity } = intake;
+      about = { activityType: activity.type, channelId: activity.channelId };
       const authorization = req.headers.authorization ?? '';
       const invokeResponse = await adapter.handle(authorization, activity, (context) => bot.run(context));
       if (res.headersSent) return;
       if (invokeResponse?.body !== undefined) res.send(invokeResponse.status ?? 200, invokeResponse.body);
       else res.send(invokeResponse?.status ?? 200);
     } catch (error) {
+      // Nothing escapes to restify, whose error answer would carry the error's message.
       if (error instanceof ActivityRejected) {
         // Expected (forged, expired, misconfigured callers): one line, a reason, no stack.
         log.warn({ ...about, reason: error.reason, ...(error.detail ? { detail: error.detail } : {}) }, 'activity rejected');

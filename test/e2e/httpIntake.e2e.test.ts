@@ -332,6 +332,20 @@ describe('slow and oversized requests (REQUEST_TIMEOUT_MS=1000 here)', () => {
     await expectServing();
   });
 
+  it('an upgrade (WebSocket) request is refused and closed, not left open without a timeout', async () => {
+    const mark = log.lines().length;
+    const body = JSON.stringify(message(connector.serviceUrl, 'help'));
+    const { reply, closedAfterMs } = await rawSocket(
+      app.port,
+      `POST /api/messages HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      5000,
+    );
+    expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+    expect(closedAfterMs).not.toBeNull();
+    expectOneRefusalLine(mark, 'upgrade', 400);
+    await expectServing();
+  });
+
   it('100 KB of headers gets 431 and changes nothing', async () => {
     const mark = log.lines().length;
     const response = await rawPost(url, { 'content-type': 'application/json', 'x-padding': 'a'.repeat(100 * 1024) }, JSON.stringify(message(connector.serviceUrl, 'help')));
