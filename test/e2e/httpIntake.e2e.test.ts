@@ -324,6 +324,12 @@ describe('slow and oversized requests (REQUEST_TIMEOUT_MS=1000 here)', () => {
     await expectServing();
   });
 
+  it('a connection that sends nothing is closed within the timeout', async () => {
+    const { closedAfterMs } = await rawSocket(app.port, '', 6000);
+    expect(closedAfterMs).not.toBeNull();
+    expect(closedAfterMs!).toBeLessThan(4000);
+  });
+
   it('a request that is not HTTP gets 400 and one line', async () => {
     const mark = log.lines().length;
     const { reply } = await rawSocket(app.port, 'HELLO THERE\r\n\r\n', 3000);
