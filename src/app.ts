@@ -1,6 +1,6 @@
 // Composition root: builds every part from the configuration and wires them together.
 import path from 'node:path';
-import type { CloudAdapter, TurnContext } from 'botbuilder';
+import type { TurnContext } from 'botbuilder';
 import type { Server } from 'restify';
 import type { AccessPackagesBot } from './bot/accessPackagesBot';
 import { ProactiveNotifier, type ProactiveNotifierDeps } from './bot/notifier';
@@ -56,7 +56,7 @@ export interface RunningApp {
   store: DocumentStore;
   repositories: Repositories;
   directory: Directory;
-  adapter: CloudAdapter;
+  adapter: EdgeAdapter;
   bot: AccessPackagesBot;
   scheduler: Scheduler;
   taskRunner: TaskRunner;

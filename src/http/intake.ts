@@ -36,7 +36,7 @@ export interface Refusal {
   reason: RefusalReason;
   /** What the client reads: what was wrong and what to send instead; never internal detail. */
   message: string;
-  /** The body was not read to its end: close the connection rather than read the rest. */
+  /** The body was not read to its end: drop what still comes for a moment, then close (http/server.ts). */
   closeConnection: boolean;
 }
 

@@ -73,7 +73,7 @@ export function createHttpServer({ adapter, bot, store, logger, limits, exports 
     try {
       const intake = await readActivity(req, intakeLimits);
       if (!intake.ok) {
-        refuse(res, log, intake.refusal);
+        refuse(req, res, log, intake.refusal, limits.maxRequestBytes);
         return;
       }
       const { activity } = intake;
@@ -154,12 +154,33 @@ const CLIENT_ERRORS: Record<string, [number, string, string]> = {
 };
 
 /** One structured line, and a small JSON answer that says what to send instead. */
-function refuse(res: restify.Response, log: Logger, refusal: Refusal): void {
+function refuse(req: restify.Request, res: restify.Response, log: Logger, refusal: Refusal, discardBytes: number): void {
   log.warn({ status: refusal.status, reason: refusal.reason }, 'request refused');
   if (refusal.reason === 'aborted' || res.headersSent || res.destroyed) return;
-  // The rest of an unread body is not worth reading: close once answered.
-  if (refusal.closeConnection) res.setHeader('Connection', 'close');
+  if (refusal.closeConnection) discardThenClose(req, discardBytes);
   res.send(refusal.status, { error: refusal.message });
+}
+
+/**
+ * The rest of a refused body is not read, but closing at once on unread data resets the
+ * connection, and the client may lose the answer with it (RFC 9112 §9.6: close in stages). So
+ * what still arrives is dropped, never kept, for up to two seconds and 16 bodies' worth, then
+ * the connection is closed; a body that ends before that leaves the connection usable.
+ */
+function discardThenClose(req: restify.Request, maxBytes: number): void {
+  let dropped = 0;
+  const close = () => {
+    clearTimeout(timer);
+    req.socket?.destroy();
+  };
+  const timer = setTimeout(close, 2_000);
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > 16 * maxBytes) close();
+  });
+  req.on('end', () => clearTimeout(timer));
+  req.on('error', close);
+  req.resume();
 }
 
 /**

@@ -79,7 +79,6 @@ describe('compressed bodies are refused unread (415), never inflated', () => {
     const response = await rawPost(url, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': bomb600.length }, bomb600);
     expect(response.status).toBe(415);
     expect(JSON.parse(response.body)).toEqual(JSON_ONLY);
-    expect(response.headers.connection).toBe('close');
     // Nothing was inflated: the process did not grow by anything like the bomb.
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(100 * 1024 * 1024);
     expectOneRefusalLine(mark, 'contentEncoding', 415);
@@ -302,14 +301,15 @@ describe('slow and oversized requests (REQUEST_TIMEOUT_MS=1000 here)', () => {
     const mark = log.lines().length;
     const started = Date.now();
     const { request, response } = startPost(url, { 'content-type': 'application/json', 'content-length': 2000 });
+    const closed = new Promise<number>((resolve) => request.on('close', () => resolve(Date.now() - started)));
     request.write('{"type":');
     const drip = setInterval(() => request.write(' '), 200);
     const answer = await response;
-    clearInterval(drip);
-    request.destroy();
     expect(answer.status).toBe(408);
-    expect(answer.headers.connection).toBe('close');
     expect(Date.now() - started).toBeLessThan(3000);
+    // The server closes the connection (two seconds after answering) while the client still trickles.
+    expect(await closed).toBeLessThan(5000);
+    clearInterval(drip);
     expectOneRefusalLine(mark, 'timeout', 408);
     await expectServing();
   });
