@@ -23,6 +23,10 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund --ignore-scripts
 
 # ---- runtime: Node, the compiled bot, its card templates and examples; no compiler, no tests --
 FROM node:20-slim
+# NODE_ENV=production: the bot refuses to start with Bot Framework authentication off (an empty
+# MicrosoftAppId) unless ALLOW_UNAUTHENTICATED=true says so. With auth on it listens on every
+# interface (HOST unset); with auth off only on loopback unless HOST says otherwise (then it too
+# needs ALLOW_UNAUTHENTICATED=true). docs/deployment.md, "The messaging endpoint on the internet".
 ENV NODE_ENV=production \
     PORT=3978 \
     DATA_DIR=/app/data

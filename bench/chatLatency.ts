@@ -121,11 +121,12 @@ export async function runChatLatency(options: BenchOptions): Promise<ChatLatency
   // Server-side time: the adapter's handling of each HTTP request, measured on this instance.
   let serverMs = 0;
   const adapter = app.adapter;
-  const handle = adapter.process.bind(adapter) as (...args: unknown[]) => Promise<void>;
-  (adapter as unknown as { process: (...args: unknown[]) => Promise<void> }).process = async (...args: unknown[]) => {
+  // (EdgeAdapter.handle: authentication and the turn, after http/intake.ts has read the body.)
+  const handle = adapter.handle.bind(adapter);
+  adapter.handle = async (...args: Parameters<typeof handle>) => {
     const start = process.hrtime.bigint();
     try {
-      await handle(...args);
+      return await handle(...args);
     } finally {
       serverMs = msSince(start);
     }

@@ -1,6 +1,6 @@
 // Composition root: builds every part from the configuration and wires them together.
 import path from 'node:path';
-import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type TurnContext } from 'botbuilder';
+import type { TurnContext } from 'botbuilder';
 import type { Server } from 'restify';
 import type { AccessPackagesBot } from './bot/accessPackagesBot';
 import { ProactiveNotifier, type ProactiveNotifierDeps } from './bot/notifier';
@@ -14,6 +14,9 @@ import { GraphDirectory } from './directory/graphDirectory';
 import { LocalDirectory } from './directory/localDirectory';
 import type { Directory } from './directory/port';
 import { TeamsAppInstaller } from './directory/teamsAppInstaller';
+import { EdgeAdapter } from './http/adapter';
+import { createBotAuthentication } from './http/authentication';
+import { decideExposure } from './http/exposure';
 import { createHttpServer, listen } from './http/server';
 import { createLogger, type Logger } from './logger';
 import { Scheduler } from './scheduler/scheduler';
@@ -38,7 +41,7 @@ export interface AppOverrides {
   directory?: Directory;
   clock?: Clock;
   logger?: Logger;
-  /** Interface to listen on; all interfaces when absent. */
+  /** Interface to listen on, instead of HOST (or its default: loopback with auth off, else all). */
   host?: string;
   /** Start the scheduler loop (tests drive `scheduler.tick()` themselves). */
   startScheduler?: boolean;
@@ -54,7 +57,7 @@ export interface RunningApp {
   store: DocumentStore;
   repositories: Repositories;
   directory: Directory;
-  adapter: CloudAdapter;
+  adapter: EdgeAdapter;
   bot: AccessPackagesBot;
   scheduler: Scheduler;
   taskRunner: TaskRunner;
@@ -68,6 +71,10 @@ export interface RunningApp {
 export async function startApp(config: Config, overrides: AppOverrides = {}): Promise<RunningApp> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const clock = overrides.clock ?? systemClock;
+  // Auth off is for a developer's machine: refused in production or on another interface unless
+  // ALLOW_UNAUTHENTICATED says so. Checked first, so a refusal changes nothing.
+  const exposure = decideExposure(config, overrides.host);
+  if (!exposure.ok) throw new StartupError(exposure.message);
 
   // Validate the catalog before touching the store: a bad file changes nothing.
   const catalog = await loadCatalogFile(config.catalogFile, { allowPrivilegedRoles: config.delivery.allowPrivilegedRoles });
@@ -105,13 +112,9 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     const report = await applyCatalog(catalog.catalog, repositories);
     logCatalogReport(logger, config.catalogFile, report);
 
-    const auth = new ConfigurationBotFrameworkAuthentication({
-      MicrosoftAppId: config.bot.appId,
-      MicrosoftAppPassword: config.bot.appPassword,
-      MicrosoftAppType: config.bot.appType,
-      MicrosoftAppTenantId: config.bot.appTenantId,
-    });
-    const adapter = new CloudAdapter(auth);
+    // With auth on, every token passes our guard (own key cache, reasons logged) before the SDK.
+    const { authentication } = createBotAuthentication(config.bot, { now: () => clock.now().getTime(), logger });
+    const adapter = new EdgeAdapter(authentication);
     adapter.use(new TenantGuard(config.tenantId, logger));
     // What the bot's handlers didn't answer themselves (middleware, an answer that couldn't be
     // sent): logged once and answered in words by the bot layer (src/bot/failures.ts).
@@ -155,14 +158,21 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       scheduler.nudge();
     });
 
-    const server = createHttpServer({ adapter, bot, store, logger, exports: graph.exports });
-    const port = await listen(server, config.port, overrides.host);
+    const limits = { maxRequestBytes: config.http.maxRequestBytes, requestTimeoutMs: config.http.requestTimeoutMs };
+    const server = createHttpServer({ adapter, bot, store, logger, limits, exports: graph.exports });
+    const port = await listen(server, config.port, exposure.host);
     if (overrides.startScheduler !== false) scheduler.start();
 
     logger.info(
-      { port, store: store.kind, directory: directory.kind, auth: config.bot.appId ? config.bot.appType : 'disabled', tenant: config.tenantId ?? 'any', proactiveInstall: config.teamsApp.proactiveInstall },
+      { port, host: exposure.host ?? 'all interfaces', store: store.kind, directory: directory.kind, auth: config.bot.appId ? config.bot.appType : 'disabled', tenant: config.tenantId ?? 'any', proactiveInstall: config.teamsApp.proactiveInstall },
       'Access Packages bot is listening',
     );
+    if (exposure.authOff) {
+      logger.warn(
+        { auth: 'disabled', host: exposure.host ?? 'all interfaces' },
+        'Bot Framework authentication is off: anyone who can reach this port can act as any user. For local development only; set MicrosoftAppId to turn it on.',
+      );
+    }
 
     return {
       port,

@@ -1,5 +1,6 @@
 // Every setting the bot reads, in one place: typed, with defaults, validated at start-up.
 // A bad value stops start-up with one line naming the variable and what is expected.
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { durationToMs } from './domain/duration';
 
@@ -69,6 +70,8 @@ export interface Config {
     /** Requests one person may have open (waiting for approval, scheduled, being delivered) at once. */
     openRequests: number;
   };
+  /** The HTTP endpoint as the internet sees it (src/http/). */
+  http: HttpConfig;
   /** The Teams app in the tenant (proactive installation, src/directory/teamsAppInstaller.ts). */
   teamsApp: {
     /** The app's id in the tenant's app catalog (teamsApp id; not the manifest id for org apps). */
@@ -86,6 +89,20 @@ export interface TasksConfig {
   leaseMs: number;
   /** The longest pacing wait (Graph's write quota, Teams' limits) a task takes while holding its worker. */
   maxPacingWaitMs: number;
+}
+
+/** The HTTP endpoint: where it listens, what it accepts, and whether it may run without auth. */
+export interface HttpConfig {
+  /** HOST: the interface to listen on; unset = loopback with auth off, all interfaces with auth on. */
+  host?: string;
+  /** MAX_REQUEST_BYTES: largest body /api/messages reads (413 above). */
+  maxRequestBytes: number;
+  /** REQUEST_TIMEOUT_MS: time a client has to send a request's headers and body (408 after). */
+  requestTimeoutMs: number;
+  /** ALLOW_UNAUTHENTICATED: run with auth off where the startup checks would refuse (production, another interface). */
+  allowUnauthenticated: boolean;
+  /** NODE_ENV is production: auth off is refused unless allowUnauthenticated. */
+  production: boolean;
 }
 
 /** Proactive messages (the notifier). */
@@ -299,6 +316,27 @@ function flag(env: Env, name: string): boolean {
   throw new ConfigError(name, 'true or false', raw);
 }
 
+/** An interface to listen on: an IP address or a host name, no scheme, port or path. */
+function host(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && !isIP(raw) && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(raw)) {
+    throw new ConfigError(name, 'an IP address or host name to listen on, such as 127.0.0.1 or 0.0.0.0', raw);
+  }
+  return raw;
+}
+
+function httpConfig(env: Env): HttpConfig {
+  const listenHost = host(env, 'HOST');
+  return {
+    ...(listenHost ? { host: listenHost } : {}),
+    // Teams activities are a few KB; 1 MB leaves room for large card submissions.
+    maxRequestBytes: integer(env, 'MAX_REQUEST_BYTES', 1024 * 1024, 1024, 16 * 1024 * 1024),
+    requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 15_000, 1000, 300_000),
+    allowUnauthenticated: flag(env, 'ALLOW_UNAUTHENTICATED'),
+    production: text(env, 'NODE_ENV')?.toLowerCase() === 'production',
+  };
+}
+
 /** Entra accepts the tenant's GUID or one of its domain names. */
 function tenant(env: Env, name: string): string | undefined {
   const raw = text(env, name);
@@ -434,6 +472,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       activitiesPerMinute: limit(env, 'LIMIT_ACTIVITIES_PER_MINUTE', 300),
       openRequests: limit(env, 'LIMIT_OPEN_REQUESTS', 100),
     },
+    http: httpConfig(env),
     teamsApp: teamsAppConfig(env, graphConfig(env, cwd)),
   };
 }

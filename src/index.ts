@@ -7,6 +7,12 @@ async function main(): Promise<void> {
   // line printed (restify's import emits a Node deprecation warning of its own).
   const { startApp } = await import('./app');
   const app = await startApp(config);
+  // Node's default ends the process on a promise rejection nobody handled. One that escapes a
+  // request (a library's fire-and-forget promise) must not take every other user down with it:
+  // logged once, and the process keeps serving. Uncaught exceptions stay fatal (state unknown).
+  process.on('unhandledRejection', (reason: unknown) => {
+    app.logger.error({ err: reason }, 'unhandled promise rejection (the process keeps serving)');
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -219,12 +219,12 @@ export class AccessPackagesBot extends TeamsActivityHandler {
    */
   private async rememberConversation(context: TurnContext): Promise<void> {
     const { activity } = context;
-    const address = trustedBotAddress(context);
-    if (!address) {
+    if (!trustedServiceUrl(context)) {
       if (activity.serviceUrl) this.deps.logger.warn({ from: activity.from?.aadObjectId, activityType: activity.type }, 'conversation not remembered: its serviceUrl was not vouched for by the token');
       return;
     }
-    await this.rememberBotAddress(address);
+    const address = trustedBotAddress(context);
+    if (address) await this.rememberBotAddress(address);
     const userId = activity.from?.aadObjectId;
     const conversationType = activity.conversation?.conversationType;
     if (!userId || (conversationType && conversationType !== 'personal')) return;

@@ -1,36 +1,98 @@
+import type { Duplex } from 'node:stream';
 import restify, { type Server } from 'restify';
-import type { ActivityHandlerBase, CloudAdapter } from 'botbuilder';
+import type { ActivityHandlerBase } from 'botbuilder';
 import type { Logger } from '../logger';
 import type { Download } from '../services/exports';
 import type { DocumentStore } from '../store/port';
+import type { EdgeAdapter } from './adapter';
+import { ActivityRejected } from './authentication';
+import { MAX_JSON_DEPTH, readActivity, type Refusal } from './intake';
 
 export interface HttpDependencies {
-  adapter: CloudAdapter;
+  adapter: EdgeAdapter;
   bot: ActivityHandlerBase;
   store: DocumentStore;
   logger: Logger;
+  /** MAX_REQUEST_BYTES and REQUEST_TIMEOUT_MS (config.http). */
+  limits: { maxRequestBytes: number; requestTimeoutMs: number };
   /** Serves CSV exports behind signed links (GET /exports/:id); absent: no such route. */
   exports?: { download(id: string, expires: unknown, signature: unknown): Promise<Download> };
 }
 
-/** restify app: the Bot Framework endpoint plus liveness and readiness probes. */
-export function createHttpServer({ adapter, bot, store, logger, exports }: HttpDependencies): Server {
+/**
+ * restify app: the Bot Framework endpoint plus liveness and readiness probes. No body parser:
+ * only /api/messages reads a body (http/intake.ts), so nothing else can be made to buffer,
+ * inflate or spool one to disk.
+ */
+export function createHttpServer({ adapter, bot, store, logger, limits, exports }: HttpDependencies): Server {
   const server = restify.createServer({ name: 'access-packages', handleUncaughtExceptions: false });
-  server.use(restify.plugins.bodyParser({ maxBodySize: 1024 * 1024, mapParams: false }));
+  applyTimeouts(server, limits.requestTimeoutMs);
+
+  // What Node refuses before restify sees a request (oversized headers, headers too slow,
+  // malformed HTTP) is answered as Node would, and logged as one line like every refusal.
+  server.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // The client hung up (mid-headers, or mid-body, which http/intake.ts logs): no one to answer.
+    if (error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, text, reason] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Bad Request', 'badRequest'];
+    logger.warn({ status, reason, code: error.code }, 'request refused');
+    if ((socket as Duplex & { bytesWritten?: number }).bytesWritten) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify({ error: text });
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  });
+
+  // No WebSocket (streaming) route: an upgrade request would otherwise get a socket that no
+  // parser and no timeout watches any more, held open for as long as the client likes.
+  server.server.on('upgrade', (_req: unknown, socket: Duplex) => {
+    logger.warn({ status: 400, reason: 'upgrade' }, 'request refused');
+    const body = JSON.stringify({ error: 'This endpoint takes HTTP POSTs, not connection upgrades.' });
+    socket.on('error', () => socket.destroy());
+    socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  });
+
+  server.pre((req: restify.Request, res: restify.Response, next: restify.Next) => {
+    // A late write to a response whose client left must not become an uncaught 'error' event.
+    res.on('error', (error: Error) => logger.debug({ reqId: req.id(), reason: error.message }, 'response not delivered'));
+    next();
+  });
 
   server.on('after', (req: restify.Request, res: restify.Response) => {
     // Without the query string: download links carry their signature there.
     logger.debug({ reqId: req.id(), method: req.method, url: req.url?.split('?')[0], status: res.statusCode }, 'request handled');
   });
 
+  const intakeLimits = { maxBytes: limits.maxRequestBytes, timeoutMs: limits.requestTimeoutMs, maxDepth: MAX_JSON_DEPTH };
   server.post('/api/messages', async (req, res) => {
     const log = logger.child({ reqId: req.id() });
+    let about: Record<string, unknown> = {};
     try {
-      await adapter.process(req, res, (context) => bot.run(context));
+      const intake = await readActivity(req, intakeLimits);
+      if (!intake.ok) {
+        refuse(req, res, log, intake.refusal, limits.maxRequestBytes);
+        return;
+      }
+      const { activity } = intake;
+      about = { activityType: activity.type, channelId: activity.channelId };
+      const authorization = req.headers.authorization ?? '';
+      const invokeResponse = await adapter.handle(authorization, activity, (context) => bot.run(context));
+      if (res.headersSent) return;
+      if (invokeResponse?.body !== undefined) res.send(invokeResponse.status ?? 200, invokeResponse.body);
+      else res.send(invokeResponse?.status ?? 200);
     } catch (error) {
-      // The adapter rejects unauthenticated or malformed calls by throwing; answer if it did not.
-      log.warn({ err: error }, 'activity rejected');
-      if (!res.headersSent) res.send(400, { error: 'The activity could not be processed.' });
+      // Nothing escapes to restify, whose error answer would carry the error's message.
+      if (error instanceof ActivityRejected) {
+        // Expected (forged, expired, misconfigured callers): one line, a reason, no stack.
+        log.warn({ ...about, reason: error.reason, ...(error.detail ? { detail: error.detail } : {}) }, 'activity rejected');
+        if (!res.headersSent) res.send(401, { error: 'Unauthorized.' });
+        return;
+      }
+      log.error({ ...about, err: error }, 'activity failed');
+      if (!res.headersSent) res.send(500, { error: 'The activity could not be processed. Please try again.' });
     }
   });
 
@@ -83,6 +145,55 @@ async function serveExport(exports: NonNullable<HttpDependencies['exports']>, re
       res.destroy();
     }
   }
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'headersTooLarge'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large', 'tooLarge'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'timeout'],
+};
+
+/** One structured line, and a small JSON answer that says what to send instead. */
+function refuse(req: restify.Request, res: restify.Response, log: Logger, refusal: Refusal, discardBytes: number): void {
+  log.warn({ status: refusal.status, reason: refusal.reason }, 'request refused');
+  if (refusal.reason === 'aborted' || res.headersSent || res.destroyed) return;
+  if (refusal.closeConnection) discardThenClose(req, discardBytes);
+  res.send(refusal.status, { error: refusal.message });
+}
+
+/**
+ * The rest of a refused body is not read, but closing at once on unread data resets the
+ * connection, and the client may lose the answer with it (RFC 9112 §9.6: close in stages). So
+ * what still arrives is dropped, never kept, for up to two seconds and 16 bodies' worth, then
+ * the connection is closed; a body that ends before that leaves the connection usable.
+ */
+function discardThenClose(req: restify.Request, maxBytes: number): void {
+  let dropped = 0;
+  const close = () => {
+    clearTimeout(timer);
+    req.socket?.destroy();
+  };
+  const timer = setTimeout(close, 2_000);
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > 16 * maxBytes) close();
+  });
+  req.on('end', () => clearTimeout(timer));
+  req.on('error', close);
+  req.resume();
+}
+
+/**
+ * Slow clients (slowloris) hold a connection at most this long: headers within the timeout
+ * (Node answers 408), the body within it too (http/intake.ts answers 408). Node's whole-request
+ * limit backs both up; it checks every second rather than every 30 s.
+ */
+function applyTimeouts(server: Server, requestTimeoutMs: number): void {
+  const http = server.server;
+  http.headersTimeout = requestTimeoutMs;
+  http.requestTimeout = requestTimeoutMs + 5_000;
+  // Read when the server starts listening; the createServer option restify gives no way to pass.
+  (http as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = 1_000;
 }
 
 export function listen(server: Server, port: number, host?: string): Promise<number> {

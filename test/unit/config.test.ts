@@ -200,3 +200,29 @@ it.each([
     expect((error as Error).message).not.toMatch(/\(got "s"\)/);
   }
 });
+
+// The HTTP endpoint (src/http/): where it listens, what it reads, whether auth off is allowed.
+describe('HTTP settings', () => {
+  it('defaults: 1 MB bodies, 15 s to send a request, no HOST (so loopback with auth off), auth off not forced', () => {
+    expect(loadConfig({}, cwd).http).toEqual({ maxRequestBytes: 1024 * 1024, requestTimeoutMs: 15_000, allowUnauthenticated: false, production: false });
+  });
+
+  it('reads HOST, MAX_REQUEST_BYTES, REQUEST_TIMEOUT_MS, ALLOW_UNAUTHENTICATED and NODE_ENV', () => {
+    const config = loadConfig({ HOST: '0.0.0.0', MAX_REQUEST_BYTES: '262144', REQUEST_TIMEOUT_MS: '5000', ALLOW_UNAUTHENTICATED: 'TRUE', NODE_ENV: 'production' }, cwd);
+    expect(config.http).toEqual({ host: '0.0.0.0', maxRequestBytes: 262144, requestTimeoutMs: 5000, allowUnauthenticated: true, production: true });
+    expect(loadConfig({ HOST: '::1' }, cwd).http.host).toBe('::1');
+    expect(loadConfig({ HOST: 'bot-1.internal' }, cwd).http.host).toBe('bot-1.internal');
+    expect(loadConfig({ NODE_ENV: 'development' }, cwd).http.production).toBe(false);
+  });
+
+  it.each([
+    [{ MAX_REQUEST_BYTES: '100' }, 'Configuration error: MAX_REQUEST_BYTES must be an integer from 1024 to 16777216 (got "100")'],
+    [{ MAX_REQUEST_BYTES: '1mb' }, 'Configuration error: MAX_REQUEST_BYTES must be an integer from 1024 to 16777216 (got "1mb")'],
+    [{ REQUEST_TIMEOUT_MS: '10' }, 'Configuration error: REQUEST_TIMEOUT_MS must be an integer from 1000 to 300000 (got "10")'],
+    [{ ALLOW_UNAUTHENTICATED: 'yes' }, 'Configuration error: ALLOW_UNAUTHENTICATED must be true or false (got "yes")'],
+    [{ HOST: 'http://0.0.0.0' }, 'Configuration error: HOST must be an IP address or host name to listen on, such as 127.0.0.1 or 0.0.0.0 (got "http://0.0.0.0")'],
+    [{ HOST: '0.0.0.0:3978' }, 'Configuration error: HOST must be an IP address or host name to listen on, such as 127.0.0.1 or 0.0.0.0 (got "0.0.0.0:3978")'],
+  ])('refuses %j with one line', (env, message) => {
+    expect(() => loadConfig(env, cwd)).toThrow(message);
+  });
+});
