@@ -23,6 +23,7 @@ import { resumeHandovers, settlePendingAudit } from './services/recovery';
 import { openStore } from './store/openStore';
 import type { DocumentStore } from './store/port';
 import { openRepositories, type Repositories } from './store/repositories';
+import { SchemaError } from './store/schema';
 
 /** Start-up refused for a reason the operator must fix; the message says what and where. */
 export class StartupError extends Error {
@@ -83,9 +84,12 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       ? GraphDirectory.fromConfig(config.graph)
       : await LocalDirectory.open({ file: config.localDirectoryFile, stateFile: path.join(config.dataDir, 'local-directory-state.json') }));
 
-  const store = overrides.store ?? (await openStore({ mongodbUri: config.mongodbUri, dataDir: config.dataDir }));
+  const store = overrides.store ?? (await openStore({ mongodbUri: config.mongodbUri, dataDir: config.dataDir, mongodbTimeoutMs: config.mongodb.timeoutMs }));
   try {
-    const repositories = await openRepositories(store, clock);
+    const repositories = await openRepositories(store, clock, { logger, startupMaxDocuments: config.mongodb.migrateAtStartupMaxDocuments }).catch((error: unknown) => {
+      // A migration start-up must not make (or a downgrade): the message names the command.
+      throw error instanceof SchemaError ? new StartupError(error.message) : error;
+    });
     // The embedded store belongs to this one process: a lease left in it was ours before a crash.
     if (store.kind === 'embedded') {
       const released = await repositories.tasks.releaseLeases();
@@ -127,7 +131,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     });
     const { bot } = graph;
 
-    const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: 5 * 60_000, maxPerTick: 500 });
+    const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: config.tasks.leaseMs, maxPerTick: 500 });
     registerTaskHandlers(taskRunner, graph);
     new ProactiveNotifier({ adapter, cards: graph.cards, repositories, config, clock, logger, pacing: overrides.notifierPacing,
       // A notice the admin channel can't take goes to each admin 1:1 instead.
