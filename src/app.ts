@@ -19,7 +19,7 @@ import { createLogger, type Logger } from './logger';
 import { Scheduler } from './scheduler/scheduler';
 import { TaskRunner } from './scheduler/taskRunner';
 import type { LifecycleService } from './services/lifecycle';
-import { resumeHandovers, settlePendingAudit } from './services/recovery';
+import { RecoverySweep, resumeHandovers, settlePendingAudit } from './services/recovery';
 import { openStore } from './store/openStore';
 import type { DocumentStore } from './store/port';
 import { openRepositories, type Repositories } from './store/repositories';
@@ -142,7 +142,9 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     }).register(taskRunner);
     // One loop. The digest job first: a digest it queues as due runs in the same tick. Then the
     // outbox, then lifecycle (a removal queued by expiry starts next tick), then export clean-up.
-    const scheduler = new Scheduler([graph.digest.job(), taskRunner, graph.lifecycle, graph.exports.purgeJob()], config.schedulerIntervalMs, logger);
+    // Last, the recovery sweep: what a store outage or another instance's crash left half-way.
+    const recovery = new RecoverySweep(repositories, () => clock.now(), (found) => logger.warn(found, 'completed work a store outage or a crashed instance had left half-way'));
+    const scheduler = new Scheduler([graph.digest.job(), taskRunner, graph.lifecycle, graph.exports.purgeJob(), recovery], config.schedulerIntervalMs, logger);
     // Work queued by a turn (approval cards, delivery) starts right after it, not at the next tick.
     adapter.use(async (_context, next) => {
       await next();
