@@ -75,6 +75,8 @@ export interface SchemaOptions {
   logger?: Pick<Logger, 'info' | 'warn' | 'debug'>;
   now?: () => Date;
   migrations?: readonly Migration[];
+  /** Receives what was found and done (npm run migrate prints it). */
+  report?: (report: SchemaReport) => void;
 }
 
 export interface SchemaReport {
@@ -140,7 +142,10 @@ export async function ensureSchema(store: DocumentStore, wanted: ReadonlyMap<str
   }
   if (unsafe.length > 0) throw new SchemaError(migrationRequiredMessage(unsafe));
   const report: SchemaReport = { from, to: SCHEMA_VERSION, changes: planned, migrations: pending.map((m) => m.description), applied: !options.dryRun };
-  if (options.dryRun) return report;
+  if (options.dryRun) {
+    options.report?.(report);
+    return report;
+  }
 
   if (!store.syncIndexes) {
     // A store without index comparison (a test double wrapping one): ask for each index.
@@ -157,6 +162,7 @@ export async function ensureSchema(store: DocumentStore, wanted: ReadonlyMap<str
     await setVersion(versions, migration.version, now());
   }
   if (from < SCHEMA_VERSION) await setVersion(versions, SCHEMA_VERSION, now());
+  options.report?.(report);
   return report;
 }
 

@@ -39,6 +39,8 @@ export interface MongoWireControl {
   release(): Promise<void>;
   /** Stalls the server right after it answers the next `command` on `collection` (e.g. insert, requests). */
   pauseAfter(command: string, collection: string): Promise<void>;
+  /** How many of each command (createIndexes, find…) the double has answered so far. */
+  commandCounts(): Promise<Record<string, number>>;
 }
 
 export interface MongoTargetOptions {
@@ -73,18 +75,20 @@ export async function startMongoTarget(options: MongoTargetOptions & { double?: 
   // Nothing here keeps the test process alive: when it ends, the double's stdin closes and it exits.
   child.unref();
   for (const stream of [child.stdin, child.stdout] as unknown as { unref?(): void }[]) stream.unref?.();
-  const command = async (line: string) => {
+  const command = async (line: string): Promise<string> => {
     child.stdin!.write(`${line}\n`);
     const reply = await replies.next();
-    if (reply !== 'ok') throw new Error(`the MongoDB wire double refused "${line}": ${reply}`);
+    if (reply !== 'ok' && !reply.startsWith('ok ')) throw new Error(`the MongoDB wire double refused "${line}": ${reply}`);
+    return reply.slice(3);
   };
   return {
     uri,
     label: 'MongoDB wire double',
     control: {
-      pause: () => command('pause'),
-      release: () => command('release'),
-      pauseAfter: (name, collection) => command(`pause-after ${name} ${collection}`),
+      pause: async () => void (await command('pause')),
+      release: async () => void (await command('release')),
+      pauseAfter: async (name, collection) => void (await command(`pause-after ${name} ${collection}`)),
+      commandCounts: async () => JSON.parse(await command('stats')) as Record<string, number>,
     },
     stop: () => stopChild(child),
   };

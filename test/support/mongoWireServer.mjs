@@ -7,6 +7,7 @@
 //   release
 //   pause-after <command> <collection> hold every reply after the next such command is answered
 //   drop-connections                   a network blip
+//   stats                              "ok" and the count of each command answered so far, as JSON
 //
 // Options: --replset NAME (a one-member replica set), --cosmos-ru (Azure Cosmos DB RU rules).
 // Run from the project's root, so the double finds bson in its node_modules.
@@ -43,6 +44,7 @@ lines.on('line', (line) => {
     release = null;
   } else if (verb === 'pause-after' && args.length === 2) trigger = { command: args[0], collection: args[1] };
   else if (verb === 'drop-connections') fake.dropConnections();
+  else if (verb === 'stats') return answer(`ok ${JSON.stringify(fake.stats().commands)}`);
   else return answer(`error unknown command: ${line}`);
   answer('ok');
 });
