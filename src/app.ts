@@ -1,4 +1,6 @@
 // Composition root: builds every part from the configuration and wires them together.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type TurnContext } from 'botbuilder';
 import type { Server } from 'restify';
@@ -131,7 +133,9 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     });
     const { bot } = graph;
 
-    const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: config.tasks.leaseMs, maxPerTick: 500 });
+    // The lease owner names the instance (host and process), so an operator can tell whose a task is.
+    const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, { leaseMs: config.tasks.leaseMs, maxPerTick: 500, workerId });
     registerTaskHandlers(taskRunner, graph);
     new ProactiveNotifier({ adapter, cards: graph.cards, repositories, config, clock, logger, pacing: overrides.notifierPacing,
       // A notice the admin channel can't take goes to each admin 1:1 instead.
