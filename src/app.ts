@@ -1,4 +1,6 @@
 // Composition root: builds every part from the configuration and wires them together.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { TurnContext } from 'botbuilder';
 import type { Server } from 'restify';
@@ -22,11 +24,12 @@ import { createLogger, type Logger } from './logger';
 import { Scheduler } from './scheduler/scheduler';
 import { TaskRunner } from './scheduler/taskRunner';
 import type { LifecycleService } from './services/lifecycle';
-import { resumeHandovers, settlePendingAudit } from './services/recovery';
+import { RecoverySweep, resumeHandovers, settlePendingAudit } from './services/recovery';
 import { openStore } from './store/openStore';
 import { rateLimitCountersFor } from './store/rateLimitCounters';
 import type { DocumentStore } from './store/port';
 import { openRepositories, type Repositories } from './store/repositories';
+import { SchemaError } from './store/schema';
 
 /** Start-up refused for a reason the operator must fix; the message says what and where. */
 export class StartupError extends Error {
@@ -91,9 +94,12 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       ? GraphDirectory.fromConfig(config.graph)
       : await LocalDirectory.open({ file: config.localDirectoryFile, stateFile: path.join(config.dataDir, 'local-directory-state.json') }));
 
-  const store = overrides.store ?? (await openStore({ mongodbUri: config.mongodbUri, dataDir: config.dataDir }));
+  const store = overrides.store ?? (await openStore({ mongodbUri: config.mongodbUri, dataDir: config.dataDir, mongodbTimeoutMs: config.mongodb.timeoutMs }));
   try {
-    const repositories = await openRepositories(store, clock);
+    const repositories = await openRepositories(store, clock, { logger, startupMaxDocuments: config.mongodb.migrateAtStartupMaxDocuments }).catch((error: unknown) => {
+      // A migration start-up must not make (or a downgrade): the message names the command.
+      throw error instanceof SchemaError ? new StartupError(error.message) : error;
+    });
     // The embedded store belongs to this one process: a lease left in it was ours before a crash.
     if (store.kind === 'embedded') {
       const released = await repositories.tasks.releaseLeases();
@@ -133,11 +139,14 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     adapter.use(graph.activityLimit);
 
     // The outbox in lanes (docs/architecture.md "Concurrency"): access work never waits behind messages.
+    // The lease owner names the instance (host and process), so an operator can tell whose a task is.
+    const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     const taskRunner = new TaskRunner(repositories.tasks, () => clock.now(), logger, {
       leaseMs: config.tasks.leaseMs,
       maxPerTick: 500,
       concurrency: config.tasks.concurrency,
       pollMs: config.schedulerIntervalMs,
+      workerId,
     });
     registerTaskHandlers(taskRunner, graph);
     const notifierPacing = overrides.notifierPacing ?? { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)), maxWaitMs: config.tasks.maxPacingWaitMs };
@@ -150,8 +159,10 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     }).register(taskRunner);
     // Each job runs in its own loop once started (the outbox: one per lane), so the expiry check
     // never waits for the outbox. A tick (tests) runs them once in this order: the digest job
-    // first (a digest it queues as due runs in the same tick), the outbox, lifecycle, export clean-up.
-    const scheduler = new Scheduler([graph.digest.job(), taskRunner, graph.lifecycle, graph.exports.purgeJob()], config.schedulerIntervalMs, logger, () => clock.now());
+    // first (a digest it queues as due runs in the same tick), the outbox, lifecycle, export
+    // clean-up, and last the recovery sweep: what a store outage or another instance's crash left half-way.
+    const recovery = new RecoverySweep(repositories, () => clock.now(), (found) => logger.warn(found, 'completed work a store outage or a crashed instance had left half-way'));
+    const scheduler = new Scheduler([graph.digest.job(), taskRunner, graph.lifecycle, graph.exports.purgeJob(), recovery], config.schedulerIntervalMs, logger, () => clock.now());
     // Work queued by a turn (approval cards, delivery) starts right after it, not at the next tick.
     adapter.use(async (_context, next) => {
       await next();

@@ -11,6 +11,13 @@ export interface Config {
   port: number;
   dataDir: string;
   mongodbUri?: string;
+  /** MongoDB connection behaviour and schema migration at start-up (used when mongodbUri is set). */
+  mongodb: {
+    /** How long one store operation waits for a MongoDB that does not answer before it fails. */
+    timeoutMs: number;
+    /** Start-up builds an index over at most this many documents; a larger build needs `npm run migrate`. */
+    migrateAtStartupMaxDocuments: number;
+  };
   catalogFile: string;
   localDirectoryFile: string;
   /** When set, activities from any other tenant are refused. */
@@ -417,6 +424,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     port: integer(env, 'PORT', 3978, 1, 65535),
     dataDir: path.resolve(cwd, text(env, 'DATA_DIR') ?? 'data'),
     mongodbUri: mongoUri(env),
+    mongodb: {
+      timeoutMs: integer(env, 'MONGODB_TIMEOUT_MS', 5000, 500, 600_000),
+      migrateAtStartupMaxDocuments: integer(env, 'MIGRATE_AT_STARTUP_MAX_DOCUMENTS', 100_000, 0, 1_000_000_000),
+    },
     catalogFile: path.resolve(cwd, text(env, 'CATALOG_FILE') ?? 'examples/catalog.yaml'),
     localDirectoryFile: path.resolve(cwd, text(env, 'LOCAL_DIRECTORY_FILE') ?? 'examples/directory.yaml'),
     // Not forced to a GUID: local emulators use short fake tenant ids.

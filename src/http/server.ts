@@ -101,13 +101,26 @@ export function createHttpServer({ adapter, bot, store, logger, limits, exports 
     res.send(200, { status: 'ok' });
   });
 
+  // A probe gets its answer within READY_TIMEOUT_MS: a store that does not answer (a stalled
+  // server holds a ping until the driver's own timeouts) counts as unreachable.
+  const READY_TIMEOUT_MS = 2000;
   server.get('/readyz', async (req, res) => {
+    let timer: NodeJS.Timeout | undefined;
+    const ping = store.ping();
     try {
-      await store.ping();
+      await Promise.race([
+        ping,
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => reject(new Error(`the store did not answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+        }),
+      ]);
       res.send(200, { status: 'ready', store: store.kind });
     } catch (error) {
+      ping.catch(() => undefined); // still pending when the timer won: its failure is this one
       logger.warn({ reqId: req.id(), err: error }, 'readiness check failed: store unreachable');
       res.send(503, { status: 'unavailable', store: store.kind, reason: 'store unreachable' });
+    } finally {
+      clearTimeout(timer);
     }
   });
 

@@ -54,3 +54,39 @@ export async function settlePendingAudit(repositories: Repositories): Promise<nu
   for (const repository of [requests, assignments, catalogs, packages, policies]) settled += await repository.settlePendingAudit();
   return settled;
 }
+
+/** How often the recovery sweep runs (besides at every start). */
+export const RECOVERY_SWEEP_INTERVAL_MS = 5 * 60_000;
+
+/**
+ * The start-up recovery again, as a scheduled job (every RECOVERY_SWEEP_INTERVAL_MS): a chat
+ * turn or task cut off half-way by a store that stopped answering leaves a stored request
+ * without its next task, or an audit event on a document, and so does an instance killed
+ * while others run on (MongoDB). Nothing restarts in either case, so this finds them once the
+ * store answers again. Everything it does is keyed (dedupe keys, fixed audit ids), so it may
+ * run on every instance at once and beside the turns it repairs.
+ */
+export class RecoverySweep {
+  readonly name = 'recovery';
+  private lastRun: number;
+
+  constructor(
+    private readonly repositories: Repositories,
+    private readonly now: () => Date,
+    private readonly report: (found: { audited: number; requeued: number }) => void,
+    private readonly intervalMs = RECOVERY_SWEEP_INTERVAL_MS,
+  ) {
+    // Start-up has just done the same.
+    this.lastRun = now().getTime();
+  }
+
+  async run(): Promise<void> {
+    const now = this.now().getTime();
+    if (now - this.lastRun < this.intervalMs) return;
+    const audited = await settlePendingAudit(this.repositories);
+    const requeued = await resumeHandovers(this.repositories);
+    // Only a complete run counts: one the store cut off is tried again next tick.
+    this.lastRun = now;
+    if (audited > 0 || requeued > 0) this.report({ audited, requeued });
+  }
+}

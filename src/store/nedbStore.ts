@@ -16,6 +16,7 @@
 import { mkdir, open as openFile } from 'node:fs/promises';
 import path from 'node:path';
 import Datastore from '@seald-io/nedb';
+import { namedSpecs } from './indexPlan';
 import { speedUpAllIndexUpdates } from './nedbIndexUpdates';
 import {
   assertStorableDocument,
@@ -24,6 +25,9 @@ import {
   assertSupportedUpdate,
   DuplicateKeyError,
   StoreUnavailableError,
+  indexName,
+  type IndexChange,
+  type IndexSyncOptions,
   UnsupportedQueryError,
   type Collection,
   type DocumentStore,
@@ -88,6 +92,21 @@ class EmbeddedStore implements DocumentStore {
   async ping(): Promise<void> {
     this.assertOpen();
     await Promise.all([...this.collections.values()].map((c) => c.loaded));
+  }
+
+  /**
+   * NeDB keeps an index's definition in the data file and rebuilds it at every load. This store
+   * belongs to the bot alone, so an index the code no longer declares is dropped, and one whose
+   * options changed is rebuilt: NeDB's ensureIndex keeps an existing index as it is, so a data
+   * file from an earlier layout would otherwise keep that layout's index for good.
+   */
+  async syncIndexes(wanted: ReadonlyMap<string, readonly IndexSpec[]>, options: IndexSyncOptions): Promise<IndexChange[]> {
+    const changes: IndexChange[] = [];
+    for (const [name, specs] of wanted) {
+      const collection = this.collection(name) as unknown as EmbeddedCollection<StoredDocument>;
+      changes.push(...(await collection.syncIndexes(namedSpecs(name, specs, 'embedded'), options.dryRun)));
+    }
+    return changes;
   }
 
   async close(): Promise<void> {
@@ -259,15 +278,36 @@ class EmbeddedCollection<T extends StoredDocument> implements Collection<T> {
 
   async ensureIndex(spec: IndexSpec): Promise<void> {
     assertIndexSpec(spec);
-    // NeDB keys a compound index by its sorted field list; uniqueness doesn't depend on order.
-    const fieldName = spec.fields.length === 1 ? spec.fields[0] : spec.fields;
-    // NeDB 4's sparse indexes skip Date values (it takes a Date for an all-undefined compound
-    // key), so range queries through them find nothing. Sparseness only matters for uniqueness:
-    // a non-unique index is built non-sparse (documents without the field never match a range).
-    const sparse = (spec.unique ?? false) && (spec.sparse ?? false);
+    if (spec.only === 'mongodb') return;
     await this.write(async (db) => {
-      await db.ensureIndexAsync({ fieldName, unique: spec.unique ?? false, sparse });
+      await ensureNedbIndex(db, spec);
       speedUpAllIndexUpdates(db as unknown as { indexes: Record<string, unknown> });
+    });
+  }
+
+  /** Makes this collection's indexes exactly `wanted` (see EmbeddedStore.syncIndexes). */
+  async syncIndexes(wanted: readonly (IndexSpec & { name: string })[], dryRun: boolean): Promise<IndexChange[]> {
+    for (const spec of wanted) assertIndexSpec(spec);
+    return this.write(async (db) => {
+      const indexes = (db as unknown as { indexes: Record<string, NedbIndexInfo> }).indexes;
+      const documents = db.getAllData().length;
+      const byKey = new Map(wanted.map((spec) => [nedbKey(spec.fields), spec]));
+      const changes: IndexChange[] = [];
+      const change = (index: string, action: IndexChange['action'], reason: string) => changes.push({ collection: this.name, index, action, reason, documents });
+      for (const key of Object.keys(indexes)) {
+        if (key === '_id' || byKey.has(key)) continue;
+        change(indexName({ fields: key.split(',') }), 'drop', 'no longer used');
+        if (!dryRun) await db.removeIndexAsync(key);
+      }
+      for (const [key, spec] of byKey) {
+        const index = indexes[key];
+        const diff = index && nedbDifference(index, spec);
+        if (index && !diff) continue;
+        change(spec.name, index ? 'rebuild' : 'create', diff ? `options changed: ${diff}` : 'missing');
+        if (!dryRun) await ensureNedbIndex(db, spec);
+      }
+      if (!dryRun) speedUpAllIndexUpdates(db as unknown as { indexes: Record<string, unknown> });
+      return changes;
     });
   }
 
@@ -488,6 +528,42 @@ function assertCollectionName(name: string): void {
   if (!COLLECTION_NAME.test(name) || name.startsWith('system.')) throw new Error(`invalid collection name: ${JSON.stringify(name)}`);
 }
 
+
+/** What NeDB's Index keeps of the options. */
+interface NedbIndexInfo {
+  unique: boolean;
+  sparse: boolean;
+}
+
+/** NeDB keys a compound index by its sorted field list; uniqueness doesn't depend on order. */
+function nedbKey(fields: readonly string[]): string {
+  return [...fields].sort().join(',');
+}
+
+/**
+ * NeDB 4's sparse indexes skip Date values (it takes a Date for an all-undefined compound
+ * key), so range queries through them find nothing. Sparseness only matters for uniqueness:
+ * a non-unique index is built non-sparse (documents without the field never match a range).
+ */
+function nedbOptions(spec: IndexSpec): NedbIndexInfo {
+  return { unique: spec.unique ?? false, sparse: (spec.unique ?? false) && (spec.sparse ?? false) };
+}
+
+function nedbDifference(index: NedbIndexInfo, spec: IndexSpec): string | undefined {
+  const wanted = nedbOptions(spec);
+  const parts: string[] = [];
+  if (index.unique !== wanted.unique) parts.push(index.unique ? 'unique → not unique' : 'not unique → unique');
+  if (index.sparse !== wanted.sparse) parts.push(index.sparse ? 'sparse → not sparse' : 'not sparse → sparse');
+  return parts.length > 0 ? parts.join(', ') : undefined;
+}
+
+/** ensureIndex that also replaces an index of the same key whose options differ (NeDB's keeps it). */
+async function ensureNedbIndex(db: Db, spec: IndexSpec): Promise<void> {
+  const key = nedbKey(spec.fields);
+  const existing = (db as unknown as { indexes: Record<string, NedbIndexInfo | undefined> }).indexes[key];
+  if (existing && nedbDifference(existing, spec)) await db.removeIndexAsync(key);
+  await db.ensureIndexAsync({ fieldName: spec.fields.length === 1 ? spec.fields[0]! : [...spec.fields], ...nedbOptions(spec) });
+}
 
 function assertIndexSpec(spec: IndexSpec): void {
   if (spec.fields.length === 0 || spec.fields.some((f) => f === '' || f.startsWith('$') || f.includes(','))) {

@@ -29,11 +29,53 @@ export interface FindOptions {
 }
 
 export interface IndexSpec {
-  /** One field, or several for a compound index. */
+  /**
+   * The index's name in MongoDB, fixed in code so that a later change of its options is found
+   * and migrated (see schema.ts). Defaults to MongoDB's own name for the key (`a_1_b_1`).
+   */
+  name?: string;
+  /** One field, or several for a compound index (all ascending; MongoDB walks them both ways). */
   fields: string[];
   unique?: boolean;
   /** Documents lacking the field(s) are not indexed (so unique allows many of them). */
   sparse?: boolean;
+  /**
+   * Which adapter builds it (both when absent). The embedded store uses an index only for a
+   * single field or an equality on every field of a compound one, so it gets single-field
+   * indexes MongoDB would not need (a compound index's prefix serves there); MongoDB gets the
+   * compound indexes that serve a sort, which the embedded store does in memory.
+   */
+  only?: 'embedded' | 'mongodb';
+}
+
+/** MongoDB's name for an index when none is given: `field_1` per ascending field, joined by `_`. */
+export function indexName(spec: Pick<IndexSpec, 'name' | 'fields'>): string {
+  return spec.name ?? spec.fields.map((f) => `${f}_1`).join('_');
+}
+
+/** What the store did, or would do, to bring one index in line with the code (schema.ts). */
+export interface IndexChange {
+  collection: string;
+  index: string;
+  action: 'create' | 'rebuild' | 'drop';
+  /** Why, for the log: "missing", "options changed: sparse → not sparse", "no longer used". */
+  reason: string;
+  /** Documents in the collection (an estimate): what a build has to read. */
+  documents: number;
+  /** Set when the change must not be made at start-up, saying why (`npm run migrate` makes it). */
+  unsafe?: string;
+}
+
+export interface IndexSyncOptions {
+  /** Only report what would change. */
+  dryRun: boolean;
+  /**
+   * Marks builds over more documents than this as unsafe at start-up (absent: no limit, as
+   * for `npm run migrate`). A unique index over existing documents is always marked.
+   */
+  startupMaxDocuments?: number;
+  /** Per collection, names of indexes an earlier layout made that the code no longer wants: dropped when found. */
+  retired?: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface Collection<T extends StoredDocument> {
@@ -67,6 +109,13 @@ export interface DocumentStore {
   /** 'embedded' or 'mongodb', for logs and /readyz. */
   readonly kind: string;
   collection<T extends StoredDocument>(name: string): Collection<T>;
+  /**
+   * Brings every index of the named collections in line with `wanted` (collection name →
+   * indexes): creates what is missing, rebuilds what changed, drops what the bot no longer
+   * uses. Reads the existing indexes first and changes only what differs. Returns the
+   * changes, made or (dryRun) planned. Optional: a store without it gets `ensureIndex` calls.
+   */
+  syncIndexes?(wanted: ReadonlyMap<string, readonly IndexSpec[]>, options: IndexSyncOptions): Promise<IndexChange[]>;
   /** Resolves when the store answers; rejects otherwise (used by /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

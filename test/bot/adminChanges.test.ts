@@ -5,6 +5,7 @@ import type { AccessRequest, Task } from '../../src/domain/model';
 import { NOTIFY_TASKS } from '../../src/services/notifications';
 import { type BotHarness, cardButtons, cardInvoke, cardOf, cardText, createBotHarness, EXAMPLE_CATALOG, personalMessage, type TeamsUser } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
+import { byCreatedAt } from '../support/testStore';
 
 // Admin changes through the bot (TestAdapter, example catalog and directory): assign, remove,
 // cancel, reprocess a request, enable/disable, apply the catalog. Ivan is the admin.
@@ -66,7 +67,7 @@ describe('admin changes (TestAdapter, example catalog)', () => {
 
   /** Cards queued for a user, as template data. */
   async function noticesTo(userId: string): Promise<{ title: string; message: string }[]> {
-    const tasks = await h.store.collection<{ _id: string } & Omit<Task, 'id'>>('tasks').find({ type: NOTIFY_TASKS.send }, { sort: { createdAt: 1 } });
+    const tasks = byCreatedAt(await h.store.collection<{ _id: string } & Omit<Task, 'id'>>('tasks').find({ type: NOTIFY_TASKS.send }));
     return tasks
       .map((t) => t.payload as { userId: string; card: { template: string; data: { title: string; message: string } } })
       .filter((p) => p.userId === userId && p.card.template === 'notice')

@@ -12,6 +12,7 @@ import type { StoredDocument } from '../../src/store/port';
 import { type BotHarness, cardInvoke, cardOf, cardText, createBotHarness, EXAMPLE_DIRECTORY, from, personalMessage, TENANT, type TeamsUser } from '../support/botHarness';
 import { FaultyDirectory } from '../support/faultyDirectory';
 import { silentLogger } from '../support/silentLogger';
+import { byCreatedAt } from '../support/testStore';
 
 const ivan: TeamsUser = { aadObjectId: 'u-ivan', name: 'Ivan Petrov' };
 const fred: TeamsUser = { aadObjectId: 'u-fred', name: 'Fred Jansen' };
@@ -67,7 +68,7 @@ describe('admin notices (TestAdapter)', () => {
 
   const tasks = () => h.store.collection<TaskDoc>('tasks');
   async function sends(): Promise<TaskDoc[]> {
-    return tasks().find({ type: NOTIFY_TASKS.send }, { sort: { createdAt: 1 } });
+    return byCreatedAt(await tasks().find({ type: NOTIFY_TASKS.send }));
   }
   const cardOfTask = (t: TaskDoc) => t.payload.card as OutgoingCard;
   const titleOf = (t: TaskDoc) => String(cardOfTask(t).data.title);

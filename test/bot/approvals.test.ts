@@ -4,6 +4,7 @@ import { NOTIFY_TASKS } from '../../src/services/notifications';
 import { TASK_TYPES } from '../../src/services/workflow';
 import { type BotHarness, cardInvoke, cardText, createBotHarness, personalMessage, type TeamsUser } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
+import { byCreatedAt } from '../support/testStore';
 
 // examples/directory.yaml: Finance approvers = Nadia + (nested) Alex; Patti is the CFO and
 // Nadia's manager; Victor is the CEO (no manager); Ivan is an IT admin.
@@ -46,7 +47,7 @@ describe('approvals (TestAdapter, example catalog)', () => {
   }
 
   async function tasks(type: string): Promise<Task[]> {
-    return (await h.store.collection<{ _id: string } & Omit<Task, 'id'>>('tasks').find({ type }, { sort: { createdAt: 1 } })).map(({ _id, ...t }) => ({ id: _id, ...t }) as Task);
+    return byCreatedAt(await h.store.collection<{ _id: string } & Omit<Task, 'id'>>('tasks').find({ type })).map(({ _id, ...t }) => ({ id: _id, ...t }) as Task);
   }
 
   /** Cards queued for a user, as their template data. */

@@ -6,6 +6,7 @@ import { PLANNED_EXISTING_SETTING } from '../../src/services/lifecycle';
 import { TASK_TYPES } from '../../src/services/workflow';
 import { type BotHarness, cardButtons, cardInvoke, cardText, createBotHarness, EXAMPLE_DIRECTORY, type TeamsUser } from '../support/botHarness';
 import { validateCard } from '../support/cardValidation';
+import { byCreatedAt } from '../support/testStore';
 
 // Expiry warnings, Let it expire, extension from the warning, expiry through the outbox, and
 // scheduled starts, on the TestAdapter with the example catalog and the local directory.
@@ -53,7 +54,7 @@ describe('lifecycle: warnings, Let it expire, extension, expiry (TestAdapter)', 
   }
 
   async function cardsTo(userId: string, template?: string): Promise<OutgoingCard[]> {
-    const tasks = await h.store.collection<NotifyTask>('tasks').find({ type: NOTIFY_TASKS.send }, { sort: { createdAt: 1 } });
+    const tasks = byCreatedAt(await h.store.collection<NotifyTask>('tasks').find({ type: NOTIFY_TASKS.send }));
     return tasks.filter((t) => t.payload.userId === userId && (!template || t.payload.card.template === template)).map((t) => t.payload.card);
   }
 

@@ -4,11 +4,12 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { MongoClient } from 'mongodb';
-import { dbNameFromUri, openMongoStore } from '../../src/store/mongoStore';
+import { dbNameFromUri } from '../../src/store/mongoStore';
 import { openEmbeddedStore } from '../../src/store/nedbStore';
 import { openStore } from '../../src/store/openStore';
 import { DuplicateKeyError, type StoredDocument } from '../../src/store/port';
+import { type MongoTarget, startMongoTarget, uniqueDbName } from '../support/mongoWire';
+import { openMongoTestStore, testMongoIsCosmosRU, testStoreKind } from '../support/testStore';
 import { describeStoreContract } from './storeContract';
 
 async function makeTempDir(): Promise<string> {
@@ -27,23 +28,26 @@ describeStoreContract(
   () => rm(fileDir, { recursive: true, force: true }),
 );
 
-const mongoUri = process.env.MONGODB_URI;
-if (mongoUri) {
-  const dbName = `store_contract_${process.pid}_${Date.now()}`;
+// The MongoDB half: MONGODB_URI (a real server, or the MongoDB wire double .ci/run starts), or
+// with TEST_STORE=mongodb a double of its own; TEST_MONGODB_COSMOS_RU=1 when the server applies
+// Azure Cosmos DB RU rules (.ci/run's --cosmos-ru run).
+if (testStoreKind() === 'mongodb') {
+  const cosmosRU = testMongoIsCosmosRU();
+  let target: MongoTarget | undefined;
+  const dbName = uniqueDbName('store_contract');
   describeStoreContract(
-    `mongodb (${dbName})`,
-    () => openMongoStore({ uri: mongoUri, dbName }),
+    `mongodb${cosmosRU ? ', Cosmos DB RU rules' : ''} (${dbName})`,
     async () => {
-      const client = new MongoClient(mongoUri);
-      try {
-        await client.db(dbName).dropDatabase();
-      } finally {
-        await client.close();
-      }
+      target = await startMongoTarget({ cosmosRU });
+      return openMongoTestStore(target.uri, dbName);
     },
+    async () => {
+      await target?.stop();
+    },
+    { cosmosRU },
   );
 } else {
-  console.info('MongoDB contract suite not run: set MONGODB_URI to run it');
+  console.info('MongoDB contract suite not run: set MONGODB_URI (or TEST_STORE=mongodb) to run it');
 }
 
 interface Person extends StoredDocument {

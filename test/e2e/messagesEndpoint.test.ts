@@ -92,7 +92,7 @@ describe('POST /api/messages through restify with a loopback connector', () => {
   it('GET /readyz says the store is reachable', async () => {
     const response = await fetch(`${app.baseUrl}/readyz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: 'ready', store: 'embedded' });
+    expect(await response.json()).toEqual({ status: 'ready', store: app.store.kind });
   });
 });
 
@@ -114,7 +114,7 @@ describe('readiness and tenant guard end to end', () => {
     try {
       const response = await fetch(`${app.baseUrl}/readyz`);
       expect(response.status).toBe(503);
-      expect(await response.json()).toEqual({ status: 'unavailable', store: 'embedded', reason: 'store unreachable' });
+      expect(await response.json()).toEqual({ status: 'unavailable', store: app.store.kind, reason: 'store unreachable' });
     } finally {
       store.ping = ping;
       await app.close();

@@ -9,6 +9,7 @@ import { cardOf, cardText } from '../support/botHarness';
 import type { FakeClock } from '../support/fakeClock';
 import { LoopbackConnector, type RecordedCall, TEAMS_ERRORS } from '../support/loopbackConnector';
 import { postActivity, startTestApp } from '../support/testApp';
+import { byCreatedAt } from '../support/testStore';
 
 const TENANT = '00000000-0000-0000-0000-000000000001';
 const megan = { id: '29:megan', aadObjectId: '5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c', name: 'Megan Bowen' };
@@ -65,7 +66,7 @@ describe('proactive messages end to end: task queue → notifier → CloudAdapte
     const filter: Record<string, unknown> = { type: match.type ?? NOTIFY_TASKS.send };
     if (match.userId) filter['payload.userId'] = match.userId;
     if (match.trackAs) filter['payload.trackAs'] = match.trackAs;
-    const docs = await app.store.collection<StoredDocument & Omit<Task, 'id'>>('tasks').find(filter, { sort: { createdAt: 1 } });
+    const docs = byCreatedAt(await app.store.collection<StoredDocument & Omit<Task, 'id'>>('tasks').find(filter));
     return docs.map(({ _id, ...rest }) => ({ id: _id, ...rest }));
   }
 

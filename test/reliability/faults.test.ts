@@ -6,12 +6,12 @@ import { loadDirectoryFile } from '../../src/directory/directoryFile';
 import { GraphDirectory } from '../../src/directory/graphDirectory';
 import { FINAL_REQUEST_STATES } from '../../src/domain/model';
 import { runReconciliation } from '../../src/services/reconcile';
-import { openEmbeddedStore } from '../../src/store/nedbStore';
 import { EXAMPLE_DIRECTORY } from '../support/botHarness';
 import type { FakeClock } from '../support/fakeClock';
 import { FakeDirectory, InMemoryGraph, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID } from '../support/inMemoryGraph';
 import { LoopbackConnector, TEAMS_ERRORS } from '../support/loopbackConnector';
 import { postActivity, startTestApp } from '../support/testApp';
+import { openTestStore } from '../support/testStore';
 import { BOT, TENANT } from './fixtures';
 
 // Faults, replays and two instances: Graph answers 429/503 for stretches, calls time out (some
@@ -48,7 +48,8 @@ describe('faults, replays and two instances on one store', () => {
         { auth: { kind: 'clientSecret', tenantId: TEST_TENANT_ID, clientId: TEST_CLIENT_ID, clientSecret: new Secret(TEST_CLIENT_SECRET) }, endpoint: ENDPOINT, authorityHost: AUTHORITY },
         { requestTimeoutMs: CALL_TIMEOUT_MS },
       );
-    const store = await openEmbeddedStore({});
+    // One store, two instances: the embedded store, or MongoDB in MongoDB mode (TEST_STORE / MONGODB_URI).
+    const store = await openTestStore();
     const env = { TENANT_ID: TENANT, TEAMS_SERVICE_URL: connector.serviceUrl };
     apps = [await startTestApp(env, { store, directory: directory() }), await startTestApp(env, { store, directory: directory() })];
     const [a, b] = apps as [typeof apps[0], typeof apps[0]];

@@ -15,7 +15,6 @@ import type { LifecycleService } from '../../src/services/lifecycle';
 import { LocalDirectory } from '../../src/directory/localDirectory';
 import type { Directory } from '../../src/directory/port';
 import type { Logger } from '../../src/logger';
-import { openEmbeddedStore } from '../../src/store/nedbStore';
 import type { DocumentStore } from '../../src/store/port';
 import { rateLimitCountersFor } from '../../src/store/rateLimitCounters';
 import { openRepositories, type Repositories } from '../../src/store/repositories';
@@ -25,6 +24,7 @@ import { FakeClock } from './fakeClock';
 export const EXAMPLE_DIRECTORY = path.resolve(__dirname, '..', '..', 'examples', 'directory.yaml');
 export const EXAMPLE_CATALOG = path.resolve(__dirname, '..', '..', 'examples', 'catalog.yaml');
 import { silentLogger } from './silentLogger';
+import { openTestStore } from './testStore';
 
 export interface BotHarness {
   adapter: TestAdapter;
@@ -49,7 +49,7 @@ export interface BotHarness {
   close(): Promise<void>;
 }
 
-/** The bot on botbuilder's TestAdapter with an in-memory store: handler-level tests. */
+/** The bot on botbuilder's TestAdapter with a store of its own (testStore.ts: embedded, or MongoDB): handler-level tests. */
 export interface HarnessOptions {
   tenantId?: string;
   logger?: Logger;
@@ -76,7 +76,7 @@ export interface HarnessOptions {
 }
 
 export async function createBotHarness(options: HarnessOptions = {}): Promise<BotHarness> {
-  const store = options.store ?? (await openEmbeddedStore({}));
+  const store = options.store ?? (await openTestStore());
   const clock = options.clock ?? new FakeClock();
   const logger = options.logger ?? silentLogger;
   const repositories = await openRepositories(store, clock);

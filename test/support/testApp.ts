@@ -2,15 +2,16 @@ import path from 'node:path';
 import { type AppOverrides, type RunningApp, startApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
 import { LocalDirectory } from '../../src/directory/localDirectory';
-import { openEmbeddedStore } from '../../src/store/nedbStore';
 import { FakeClock } from './fakeClock';
 import { silentLogger } from './silentLogger';
+import { openTestStore } from './testStore';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 /**
  * The whole app as `npm start` builds it (example catalog and directory), listening on a free
- * loopback port, with an in-memory store and a fake clock. The scheduler is driven by hand.
+ * loopback port, with a store of its own (in-memory embedded, or a MongoDB database dropped at
+ * close: TEST_STORE / MONGODB_URI, see testStore.ts) and a fake clock. The scheduler is driven by hand.
  */
 export async function startTestApp(env: Record<string, string> = {}, overrides: AppOverrides = {}): Promise<RunningApp & { config: Config; baseUrl: string; clock: FakeClock }> {
   const config: Config = { ...loadConfig({ LOG_LEVEL: 'silent', ...env }, REPO_ROOT), port: 0 };
@@ -18,16 +19,20 @@ export async function startTestApp(env: Record<string, string> = {}, overrides: 
   // The notifier paces on virtual time: it "sleeps" by moving this counter, not the test. Its
   // sleeps cost nothing, so every pacing wait is slept (none puts its task back for later).
   let virtualMs = 0;
+  const store = overrides.store ?? (await openTestStore());
   const app = await startApp(config, {
     notifierPacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms), maxWaitMs: Number.POSITIVE_INFINITY },
     directoryPacing: { now: () => virtualMs, sleep: async (ms) => void (virtualMs += ms), maxWaitMs: Number.POSITIVE_INFINITY },
-    store: await openEmbeddedStore({}),
     directory: await LocalDirectory.open({ file: config.localDirectoryFile }),
     clock,
     logger: silentLogger,
     host: '127.0.0.1',
     startScheduler: false,
     ...overrides,
+    store,
+  }).catch(async (error: unknown) => {
+    if (!overrides.store) await store.close();
+    throw error;
   });
   const close = app.close;
   return {

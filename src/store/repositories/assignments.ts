@@ -28,21 +28,30 @@ export class AssignmentRepository {
     return this.pendingAudit.settleAll();
   }
 
+  // Names are fixed (schema.ts compares them with the database's). MongoDB uses a compound
+  // index's prefix for an equality on its first field; the embedded store needs a single-field
+  // index for that (`only: 'embedded'`), and sorts in memory, so indexes that only serve a sort
+  // are MongoDB's (`only: 'mongodb'`). Azure Cosmos DB for MongoDB (RU) wants an index with
+  // exactly a sort's fields for every sort (docs/deployment.md): those end in _id.
   async init(): Promise<void> {
-    await this.collection.ensureIndex({ fields: ['userId', 'packageId'] });
-    // A user's assignments (my access, eligibility and separation-of-duties checks): the embedded
-    // store can't use the compound index for an equality on userId alone.
-    await this.collection.ensureIndex({ fields: ['userId'] });
-    await this.collection.ensureIndex({ fields: ['packageId', 'state'] });
-    // Expiry scans read only what is due: cost follows the number due, not the total.
-    await this.collection.ensureIndex({ fields: ['expiresAt'], sparse: true });
-    // Admin lists and exports of a package's assignments, newest first (see requests.ts).
-    await this.collection.ensureIndex({ fields: ['packageId', 'createdAt'] });
-    await this.collection.ensureIndex({ fields: ['packageId'] });
+    // A user's assignments (my access, eligibility and separation-of-duties checks).
+    await this.collection.ensureIndex({ name: 'userId_1_packageId_1', fields: ['userId', 'packageId'] });
+    await this.collection.ensureIndex({ name: 'userId_1', fields: ['userId'], only: 'embedded' });
+    await this.collection.ensureIndex({ name: 'packageId_1_state_1', fields: ['packageId', 'state'] });
+    // Expiry scans read only what is due, soonest first: cost follows the number due, not the total.
+    await this.collection.ensureIndex({ name: 'expiresAt_1', fields: ['expiresAt'], sparse: true });
+    // Admin lists and exports of a package's assignments, newest first: MongoDB walks this
+    // index backwards (no sort stage); the embedded store reads the package's single index.
+    await this.collection.ensureIndex({ name: 'packageId_1_createdAt_1__id_1', fields: ['packageId', 'createdAt', '_id'], only: 'mongodb' });
+    await this.collection.ensureIndex({ name: 'packageId_1', fields: ['packageId'], only: 'embedded' });
+    // Sorts as Cosmos DB RU needs them served: newest first (pages), most recently changed first (digest).
+    await this.collection.ensureIndex({ name: 'createdAt_1__id_1', fields: ['createdAt', '_id'], only: 'mongodb' });
+    await this.collection.ensureIndex({ name: 'updatedAt_1', fields: ['updatedAt'], only: 'mongodb' });
     // The lifecycle job's due scan: a range on this one field, so it costs what is due, not the
     // collection. Not sparse: NeDB leaves Date values out of a sparse index (it takes a Date
-    // for an empty object), so a range query on one finds nothing.
-    await this.collection.ensureIndex({ fields: ['lifecycleCheckAt'] });
+    // for an empty object), so a range query on one finds nothing. A database made while it
+    // was sparse gets it rebuilt at start-up (schema.ts).
+    await this.collection.ensureIndex({ name: 'lifecycleCheckAt_1', fields: ['lifecycleCheckAt'] });
   }
 
   /** Stores a new assignment, with `audit` recorded as part of it. */
@@ -62,10 +71,12 @@ export class AssignmentRepository {
     return fromDocs(await this.collection.find({}));
   }
 
+  /** The user's active assignments, latest start first. */
   async listActiveForUser(userId: string): Promise<Assignment[]> {
-    return fromDocs(
-      await this.collection.find({ userId, state: { $in: [...ACTIVE_ASSIGNMENT_STATES] } }, { sort: { startAt: -1 } }),
-    );
+    // A handful per user, all of them read: sorted here rather than by the store, which would
+    // need an index on startAt for the sort alone (Azure Cosmos DB RU refuses unindexed sorts).
+    const docs = await this.collection.find({ userId, state: { $in: [...ACTIVE_ASSIGNMENT_STATES] } });
+    return fromDocs(docs).sort((a, b) => b.startAt.getTime() - a.startAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   }
 
   async countActiveForPackage(packageId: string): Promise<number> {

@@ -39,21 +39,26 @@ export class AuditRepository {
     this.collection = store.collection<Doc<AuditEvent>>('auditEvents');
   }
 
+  // Every read sorts by (at, _id) and is limited: on MongoDB each filter has a compound index
+  // ending in (at, _id), so the newest N events of a package or a person cost N index entries,
+  // with no sort stage. The embedded store uses single-field indexes (and sorts in memory).
   async init(): Promise<void> {
-    await this.collection.ensureIndex({ fields: ['at'] });
-    await this.collection.ensureIndex({ fields: ['packageId', 'at'] });
-    await this.collection.ensureIndex({ fields: ['userId', 'at'] });
-    // The embedded store uses a compound index only for equality on all its fields: these give
-    // it an index for a package's or a user's events too (MongoDB prefers the compound ones).
-    await this.collection.ensureIndex({ fields: ['packageId'], sparse: true });
-    await this.collection.ensureIndex({ fields: ['userId'], sparse: true });
-    // The history of one request or assignment (admin "show").
-    await this.collection.ensureIndex({ fields: ['requestId'], sparse: true });
-    await this.collection.ensureIndex({ fields: ['assignmentId'], sparse: true });
-    // What one person did (admin "audit user x" matches actor or subject).
-    await this.collection.ensureIndex({ fields: ['actorId'] });
+    // The whole log by time (audit without a subject, the widening windows of latest()); also
+    // the sort on (at, _id) as Azure Cosmos DB RU needs it served.
+    await this.collection.ensureIndex({ name: 'at_1__id_1', fields: ['at', '_id'], only: 'mongodb' });
+    await this.collection.ensureIndex({ name: 'at_1', fields: ['at'], only: 'embedded' });
+    // A package's or a person's events (as subject, or as actor: admin "audit user x").
+    await this.collection.ensureIndex({ name: 'packageId_1_at_1__id_1', fields: ['packageId', 'at', '_id'], only: 'mongodb' });
+    await this.collection.ensureIndex({ name: 'userId_1_at_1__id_1', fields: ['userId', 'at', '_id'], only: 'mongodb' });
+    await this.collection.ensureIndex({ name: 'actorId_1_at_1__id_1', fields: ['actorId', 'at', '_id'], only: 'mongodb' });
+    await this.collection.ensureIndex({ name: 'packageId_1', fields: ['packageId'], sparse: true, only: 'embedded' });
+    await this.collection.ensureIndex({ name: 'userId_1', fields: ['userId'], sparse: true, only: 'embedded' });
+    await this.collection.ensureIndex({ name: 'actorId_1', fields: ['actorId'], only: 'embedded' });
+    // The history of one request or assignment (admin "show"): a few events, sorted after.
+    await this.collection.ensureIndex({ name: 'requestId_1', fields: ['requestId'], sparse: true });
+    await this.collection.ensureIndex({ name: 'assignmentId_1', fields: ['assignmentId'], sparse: true });
     // One kind of event in a time range (the admin digest's escalations).
-    await this.collection.ensureIndex({ fields: ['action', 'at'] });
+    await this.collection.ensureIndex({ name: 'action_1_at_1__id_1', fields: ['action', 'at', '_id'], only: 'mongodb' });
   }
 
   async append(event: NewAuditEvent): Promise<AuditEvent> {

@@ -25,7 +25,10 @@ export class CatalogRepository {
     return this.pendingAudit.settleAll();
   }
 
-  async init(): Promise<void> {}
+  async init(): Promise<void> {
+    // Catalogs in display order (Azure Cosmos DB RU refuses the sort without it).
+    await this.collection.ensureIndex({ name: 'displayName_1__id_1', fields: ['displayName', '_id'], only: 'mongodb' });
+  }
 
   async get(id: string): Promise<Catalog | null> {
     const doc = await this.collection.findOne({ _id: id });
@@ -33,7 +36,7 @@ export class CatalogRepository {
   }
 
   async list(): Promise<Catalog[]> {
-    return (await this.collection.find({}, { sort: { displayName: 1 } })).map(fromDoc);
+    return (await this.collection.find({}, { sort: { displayName: 1, _id: 1 } })).map(fromDoc);
   }
 
   async save(catalog: Catalog): Promise<void> {

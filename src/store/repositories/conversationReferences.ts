@@ -18,8 +18,9 @@ export class ConversationReferenceRepository {
   }
 
   async init(): Promise<void> {
-    await this.collection.ensureIndex({ fields: ['tenantId', 'updatedAt'] });
-    await this.botAddresses.ensureIndex({ fields: ['updatedAt'] });
+    await this.collection.ensureIndex({ name: 'tenantId_1_updatedAt_1', fields: ['tenantId', 'updatedAt'] });
+    // The most recently recorded address (no tenant configured): also serves that sort on Cosmos DB RU.
+    await this.botAddresses.ensureIndex({ name: 'updatedAt_1', fields: ['updatedAt'] });
   }
 
   async save(ref: ConversationRef): Promise<void> {

@@ -40,9 +40,9 @@ export class ExportRepository {
 
   async init(): Promise<void> {
     // Expired files are deleted by a range on expiresAt: it costs what has expired.
-    await this.files.ensureIndex({ fields: ['expiresAt'] });
-    await this.chunks.ensureIndex({ fields: ['expiresAt'] });
-    await this.chunks.ensureIndex({ fields: ['exportId'] });
+    await this.files.ensureIndex({ name: 'expiresAt_1', fields: ['expiresAt'] });
+    await this.chunks.ensureIndex({ name: 'expiresAt_1', fields: ['expiresAt'] });
+    await this.chunks.ensureIndex({ name: 'exportId_1', fields: ['exportId'] });
   }
 
   async save(file: ExportFile, chunks: readonly string[]): Promise<void> {

@@ -18,7 +18,7 @@ export class GrantRepository {
   }
 
   async init(): Promise<void> {
-    await this.collection.ensureIndex({ fields: ['userId'] });
+    await this.collection.ensureIndex({ name: 'userId_1', fields: ['userId'] });
   }
 
   async get(userId: string, originId: string, role: string): Promise<Grant | null> {

@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock';
 import type { DocumentStore } from '../port';
+import { ensureSchema, recordIndexes, type SchemaOptions } from '../schema';
 import { AssignmentRepository } from './assignments';
 import { AuditRepository } from './audit';
 import { CatalogRepository } from './catalogs';
@@ -31,8 +32,14 @@ export interface Repositories {
   personClaims: PersonClaimRepository;
 }
 
-/** Builds every repository on one store and creates their indexes. */
-export async function openRepositories(store: DocumentStore, clock: Clock): Promise<Repositories> {
+/**
+ * Builds every repository on one store and brings the database to their layout: the indexes
+ * they declare in init() are collected, compared with the database's and only what differs is
+ * made (schema.ts); start-up refuses, with the command to run, what is unsafe to do there.
+ */
+export async function openRepositories(given: DocumentStore, clock: Clock, schema: SchemaOptions = {}): Promise<Repositories> {
+  const recorder = recordIndexes(given);
+  const store = recorder.store;
   const now = () => clock.now();
   const audit = new AuditRepository(store, now);
   const packages = new PackageRepository(store, audit, now);
@@ -52,5 +59,6 @@ export async function openRepositories(store: DocumentStore, clock: Clock): Prom
     personClaims: new PersonClaimRepository(store, now),
   };
   for (const repository of Object.values(repositories)) await repository.init();
+  await ensureSchema(given, recorder.finish(), { now, ...schema });
   return repositories;
 }

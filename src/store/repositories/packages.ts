@@ -74,9 +74,12 @@ export class PackageRepository {
   }
 
   async init(): Promise<void> {
-    await this.collection.ensureIndex({ fields: ['catalog'] });
-    await this.collection.ensureIndex({ fields: ['searchTerms'] });
-    await this.collection.ensureIndex({ fields: ['requestorKeys'] });
+    await this.collection.ensureIndex({ name: 'catalog_1', fields: ['catalog'] });
+    await this.collection.ensureIndex({ name: 'searchTerms_1', fields: ['searchTerms'] });
+    await this.collection.ensureIndex({ name: 'requestorKeys_1', fields: ['requestorKeys'] });
+    // Every package list is in display order (name, then id for equal names): on MongoDB read
+    // in this index's order; Azure Cosmos DB RU refuses the sort without it.
+    await this.collection.ensureIndex({ name: 'displayName_1__id_1', fields: ['displayName', '_id'], only: 'mongodb' });
   }
 
   async get(id: string): Promise<AccessPackage | null> {
@@ -113,15 +116,15 @@ export class PackageRepository {
 
   async getMany(ids: string[]): Promise<AccessPackage[]> {
     if (ids.length === 0) return [];
-    return (await this.collection.find({ _id: { $in: ids } }, { sort: { displayName: 1 } })).map(fromPackageDoc);
+    return (await this.collection.find({ _id: { $in: ids } }, { sort: { displayName: 1, _id: 1 } })).map(fromPackageDoc);
   }
 
   async list(): Promise<AccessPackage[]> {
-    return (await this.collection.find({}, { sort: { displayName: 1 } })).map(fromPackageDoc);
+    return (await this.collection.find({}, { sort: { displayName: 1, _id: 1 } })).map(fromPackageDoc);
   }
 
   async listByCatalog(catalogId: string): Promise<AccessPackage[]> {
-    return (await this.collection.find({ catalog: catalogId }, { sort: { displayName: 1 } })).map(fromPackageDoc);
+    return (await this.collection.find({ catalog: catalogId }, { sort: { displayName: 1, _id: 1 } })).map(fromPackageDoc);
   }
 
   /** Packages that name `packageId` among their incompatible packages (SoD checked both ways). */

@@ -74,10 +74,10 @@ export class PolicyRepository {
   }
 
   async init(): Promise<void> {
-    await this.collection.ensureIndex({ fields: ['packageId'] });
-    await this.collection.ensureIndex({ fields: ['requestorKeys'] });
+    await this.collection.ensureIndex({ name: 'packageId_1', fields: ['packageId'] });
+    await this.collection.ensureIndex({ name: 'requestorKeys_1', fields: ['requestorKeys'] });
     // requestorGroupIds() runs on every browse, details and submit: without it, a scan of every policy.
-    await this.collection.ensureIndex({ fields: ['allowedRequestors.scope'] });
+    await this.collection.ensureIndex({ name: 'allowedRequestors.scope_1', fields: ['allowedRequestors.scope'] });
   }
 
   /** The union of the requestor keys of a package's enabled policies: what its package document carries. */
@@ -120,9 +120,10 @@ export class PolicyRepository {
     return doc ? fromPolicyDoc(doc) : null;
   }
 
+  /** A package's policies by id. A few per package, sorted here (no index needed for the sort). */
   async listForPackage(packageId: string): Promise<Policy[]> {
-    const docs = await this.collection.find({ packageId }, { sort: { id: 1 } });
-    return docs.map(fromPolicyDoc);
+    const docs = await this.collection.find({ packageId });
+    return docs.map(fromPolicyDoc).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async save(policy: Policy): Promise<void> {

@@ -42,21 +42,25 @@ export class RequestRepository {
     return this.pendingAudit.settleAll();
   }
 
+  // Names are fixed; `only` as explained in assignments.ts.
   async init(): Promise<void> {
-    await this.collection.ensureIndex({ fields: ['targetUserId', 'createdAt'] });
-    // A user's requests (my requests, open-request checks on submit): the embedded store can't
-    // use the compound index for an equality on targetUserId alone.
-    await this.collection.ensureIndex({ fields: ['targetUserId'] });
+    // A user's requests, newest first (my requests), and their open ones (submit checks).
+    await this.collection.ensureIndex({ name: 'targetUserId_1_createdAt_1__id_1', fields: ['targetUserId', 'createdAt', '_id'], only: 'mongodb' });
+    await this.collection.ensureIndex({ name: 'targetUserId_1', fields: ['targetUserId'], only: 'embedded' });
     // The open requests a person asked for (the open-request limit on submit).
-    await this.collection.ensureIndex({ fields: ['requesterId'] });
-    await this.collection.ensureIndex({ fields: ['packageId', 'state'] });
-    await this.collection.ensureIndex({ fields: ['openKey'], unique: true, sparse: true });
-    // Admin lists of a package's requests, newest first: MongoDB walks this index in order; the
+    await this.collection.ensureIndex({ name: 'requesterId_1', fields: ['requesterId'] });
+    await this.collection.ensureIndex({ name: 'packageId_1_state_1', fields: ['packageId', 'state'] });
+    await this.collection.ensureIndex({ name: 'openKey_1', fields: ['openKey'], unique: true, sparse: true });
+    // Admin lists of a package's requests, newest first: MongoDB walks this index backwards; the
     // embedded store (compound indexes only for equality on every field) uses the single one.
-    await this.collection.ensureIndex({ fields: ['packageId', 'createdAt'] });
-    await this.collection.ensureIndex({ fields: ['packageId'] });
-    // Start-up recovery reads the requests still in motion (services/recovery.ts) by state.
-    await this.collection.ensureIndex({ fields: ['state'] });
+    await this.collection.ensureIndex({ name: 'packageId_1_createdAt_1__id_1', fields: ['packageId', 'createdAt', '_id'], only: 'mongodb' });
+    await this.collection.ensureIndex({ name: 'packageId_1', fields: ['packageId'], only: 'embedded' });
+    // Requests in a state: waiting for approval, oldest first (approvals, digest), and those in
+    // motion (start-up recovery, services/recovery.ts).
+    await this.collection.ensureIndex({ name: 'state_1_createdAt_1__id_1', fields: ['state', 'createdAt', '_id'], only: 'mongodb' });
+    await this.collection.ensureIndex({ name: 'state_1', fields: ['state'], only: 'embedded' });
+    // The sort on (createdAt, _id) as Azure Cosmos DB RU needs it served.
+    await this.collection.ensureIndex({ name: 'createdAt_1__id_1', fields: ['createdAt', '_id'], only: 'mongodb' });
   }
 
   /** Requests in these states (start-up recovery: what is in motion, not the history). */
@@ -111,7 +115,7 @@ export class RequestRepository {
   /** Requests waiting for approval (of one package, or all), oldest first. */
   async listPending(packageId?: string, limit = 200): Promise<AccessRequest[]> {
     const filter: Filter = { state: 'pendingApproval', ...(packageId ? { packageId } : {}) };
-    return (await this.collection.find(filter, { sort: { createdAt: 1 }, limit })).map(fromRequestDoc);
+    return (await this.collection.find(filter, { sort: { createdAt: 1, _id: 1 }, limit })).map(fromRequestDoc);
   }
 
   /** One page of a package's requests (optionally of one state), newest first. */

@@ -34,7 +34,7 @@ export class SentCardRepository {
   }
 
   async init(): Promise<void> {
-    await this.collection.ensureIndex({ fields: ['userId'] });
+    await this.collection.ensureIndex({ name: 'userId_1', fields: ['userId'] });
   }
 
   async get(trackAs: string): Promise<SentCard | null> {

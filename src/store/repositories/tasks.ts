@@ -58,15 +58,18 @@ export class TaskRepository {
   }
 
   async init(): Promise<void> {
-    await this.collection.ensureIndex({ fields: ['state', 'dueAt'] });
+    // Due pending tasks, earliest first: MongoDB reads exactly those from this index.
+    await this.collection.ensureIndex({ name: 'state_1_dueAt_1', fields: ['state', 'dueAt'] });
     // The embedded store can't use the compound index for a range on dueAt; this one keeps its
     // claim queries to pending tasks instead of every task ever run.
-    await this.collection.ensureIndex({ fields: ['state'] });
-    await this.collection.ensureIndex({ fields: ['dedupeKey'], unique: true, sparse: true });
+    await this.collection.ensureIndex({ name: 'state_1', fields: ['state'], only: 'embedded' });
+    // The sort on dueAt alone, as Azure Cosmos DB RU needs it served (an index with exactly its field).
+    await this.collection.ensureIndex({ name: 'dueAt_1', fields: ['dueAt'], only: 'mongodb' });
+    await this.collection.ensureIndex({ name: 'dedupeKey_1', fields: ['dedupeKey'], unique: true, sparse: true });
     // Claims read one queue (lane and priority) oldest due first: MongoDB serves them from the
     // compound index, the embedded store from the single field.
-    await this.collection.ensureIndex({ fields: ['queue'] });
-    await this.collection.ensureIndex({ fields: ['queue', 'dueAt'] });
+    await this.collection.ensureIndex({ name: 'queue_1', fields: ['queue'], only: 'embedded' });
+    await this.collection.ensureIndex({ name: 'queue_1_dueAt_1', fields: ['queue', 'dueAt'] });
     await this.routeUnrouted();
   }
 
