@@ -170,29 +170,39 @@ const CLIENT_ERRORS: Record<string, [number, string, string]> = {
 function refuse(req: restify.Request, res: restify.Response, log: Logger, refusal: Refusal, discardBytes: number): void {
   log.warn({ status: refusal.status, reason: refusal.reason }, 'request refused');
   if (refusal.reason === 'aborted' || res.headersSent || res.destroyed) return;
-  if (refusal.closeConnection) discardThenClose(req, discardBytes);
-  res.send(refusal.status, { error: refusal.message });
+  const answer = () => {
+    if (!res.headersSent && !res.destroyed) res.send(refusal.status, { error: refusal.message });
+  };
+  if (refusal.closeConnection && !req.complete) discardThenAnswer(req, discardBytes, answer);
+  else answer();
 }
 
 /**
- * The rest of a refused body is not read, but closing at once on unread data resets the
- * connection, and the client may lose the answer with it (RFC 9112 §9.6: close in stages). So
- * what still arrives is dropped, never kept, for up to two seconds and 16 bodies' worth, then
- * the connection is closed; a body that ends before that leaves the connection usable.
+ * The rest of a refused body is not read, but answering while it still arrives makes Node close
+ * the connection on unread data, which resets it, and the client may lose the answer with it
+ * (RFC 9112 §9.6). So what still arrives is dropped, never kept, for up to two seconds and 16
+ * bodies' worth, and the answer goes once the body has ended or either bound is reached (then
+ * Node closes the connection: an upload that big or that slow may see a reset).
  */
-function discardThenClose(req: restify.Request, maxBytes: number): void {
+function discardThenAnswer(req: restify.Request, maxBytes: number, answer: () => void): void {
   let dropped = 0;
-  const close = () => {
+  let answered = false;
+  const done = () => {
+    if (answered) return;
+    answered = true;
     clearTimeout(timer);
-    req.socket?.destroy();
+    answer();
   };
-  const timer = setTimeout(close, 2_000);
+  const timer = setTimeout(done, 2_000);
   req.on('data', (chunk: Buffer) => {
     dropped += chunk.length;
-    if (dropped > 16 * maxBytes) close();
+    if (dropped > 16 * maxBytes) done();
   });
-  req.on('end', () => clearTimeout(timer));
-  req.on('error', close);
+  req.on('end', done);
+  req.on('error', () => {
+    clearTimeout(timer);
+    req.socket?.destroy();
+  });
   req.resume();
 }
 

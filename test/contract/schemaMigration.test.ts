@@ -195,7 +195,7 @@ if (unavailable) console.info(unavailable);
       await Promise.all(stores.map((s) => s.close()));
     }
     expect((await indexesOf(db, 'assignments')).lifecycleCheckAt_1).toEqual({ key: { lifecycleCheckAt: 1 } });
-    expect(Object.keys(await indexesOf(db, 'requests')).sort()).toEqual(['_id_', 'createdAt_1__id_1', 'openKey_1', 'packageId_1_createdAt_1__id_1', 'packageId_1_state_1', 'state_1_createdAt_1__id_1', 'targetUserId_1_createdAt_1__id_1']);
+    expect(Object.keys(await indexesOf(db, 'requests')).sort()).toEqual(['_id_', 'createdAt_1__id_1', 'openKey_1', 'packageId_1_createdAt_1__id_1', 'packageId_1_state_1', 'requesterId_1', 'state_1_createdAt_1__id_1', 'targetUserId_1_createdAt_1__id_1']);
   });
 
   it('start-up refuses a rebuild over more documents than MIGRATE_AT_STARTUP_MAX_DOCUMENTS, changing nothing; npm run migrate makes it', async () => {

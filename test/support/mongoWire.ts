@@ -64,7 +64,8 @@ export function mongoUnavailable(): string | undefined {
  */
 export async function startMongoTarget(options: MongoTargetOptions & { double?: boolean } = {}): Promise<MongoTarget> {
   const real = process.env.MONGODB_URI?.trim();
-  if (real && !options.double) return { uri: real, label: 'MongoDB', stop: async () => undefined };
+  // .ci/run points MONGODB_URI at the wire double and says so in MONGODB_URI_IS_WIRE_DOUBLE.
+  if (real && !options.double) return { uri: real, label: process.env.MONGODB_URI_IS_WIRE_DOUBLE ? 'MongoDB wire double' : 'MongoDB', stop: async () => undefined };
   if (!existsSync(MONGO_WIRE_INDEX)) throw new Error(mongoUnavailable() ?? `the MongoDB wire double is not at ${path.dirname(MONGO_WIRE_INDEX)}`);
   const args = [SERVER_SCRIPT, '--double', MONGO_WIRE_INDEX, ...(options.replicaSet ? ['--replset', options.replicaSet] : []), ...(options.cosmosRU ? ['--cosmos-ru'] : [])];
   // From the project's root, so the double finds bson in node_modules. Its stdin is ours: it
