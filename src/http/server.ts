@@ -73,7 +73,7 @@ export function createHttpServer({ adapter, bot, store, logger, limits, exports 
     try {
       const intake = await readActivity(req, intakeLimits);
       if (!intake.ok) {
-        refuse(req, res, log, intake.refusal, limits.maxRequestBytes);
+        await refuse(req, res, log, intake.refusal, limits.maxRequestBytes);
         return;
       }
       const { activity } = intake;
@@ -167,14 +167,19 @@ const CLIENT_ERRORS: Record<string, [number, string, string]> = {
 };
 
 /** One structured line, and a small JSON answer that says what to send instead. */
-function refuse(req: restify.Request, res: restify.Response, log: Logger, refusal: Refusal, discardBytes: number): void {
+async function refuse(req: restify.Request, res: restify.Response, log: Logger, refusal: Refusal, discardBytes: number): Promise<void> {
   log.warn({ status: refusal.status, reason: refusal.reason }, 'request refused');
   if (refusal.reason === 'aborted' || res.headersSent || res.destroyed) return;
-  const answer = () => {
-    if (!res.headersSent && !res.destroyed) res.send(refusal.status, { error: refusal.message });
-  };
-  if (refusal.closeConnection && !req.complete) discardThenAnswer(req, discardBytes, answer);
-  else answer();
+  if (refusal.closeConnection && !req.complete) {
+    if (refusal.reason === 'timeout') {
+      // Too slow already: answer now, and close once the answer is out.
+      res.once('finish', () => setTimeout(() => req.socket?.destroy(), 2_000).unref());
+    } else {
+      // restify answers 500 for an async handler that resolves unanswered: wait for the drain.
+      await new Promise<void>((resolve) => discardThenAnswer(req, discardBytes, resolve));
+    }
+  }
+  if (!res.headersSent && !res.destroyed) res.send(refusal.status, { error: refusal.message });
 }
 
 /**
@@ -200,8 +205,8 @@ function discardThenAnswer(req: restify.Request, maxBytes: number, answer: () =>
   });
   req.on('end', done);
   req.on('error', () => {
-    clearTimeout(timer);
     req.socket?.destroy();
+    done();
   });
   req.resume();
 }
