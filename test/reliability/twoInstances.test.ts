@@ -64,8 +64,10 @@ if (unavailable) console.info(unavailable);
     world = writeWorld(dir, RACERS + DELIVERIES);
     connector = new LoopbackConnector();
     await connector.start();
-    // Both start at once on the empty database: indexes, catalog apply and all.
-    bots.push(...(await Promise.all([startBot('a', { GRAPH_WRITES_PER_SECOND: '2' }), startBot('b', { GRAPH_WRITES_PER_SECOND: '500' })])));
+    // Both start at once on the empty database: indexes, catalog apply and all. A's workers
+    // wait for their directory write turn holding the task (TASK_MAX_PACING_WAIT_MS), so it holds
+    // several leases at once; with the default short wait it puts most back and B takes them first.
+    bots.push(...(await Promise.all([startBot('a', { GRAPH_WRITES_PER_SECOND: '2', TASK_MAX_PACING_WAIT_MS: '10000' }), startBot('b', { GRAPH_WRITES_PER_SECOND: '500' })])));
   }, 240_000);
 
   afterAll(async () => {
