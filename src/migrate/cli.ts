@@ -9,17 +9,9 @@ import type { DocumentStore } from '../store/port';
 import { openRepositories } from '../store/repositories';
 import { describeChange, SchemaError, type SchemaReport } from '../store/schema';
 
-export interface CliIo {
-  out(line: string): void;
-  err(line: string): void;
-}
-
-export type CliEnv = Record<string, string | undefined>;
-
-export interface CliDependencies {
-  /** How the store is reached; defaults to MONGODB_URI / DATA_DIR like the bot itself. */
-  openStore(env: CliEnv): Promise<DocumentStore>;
-}
+// The same I/O and store seams as the catalog CLI (tests pass their own).
+import type { CliDependencies, CliEnv, CliIo } from '../catalog/cli';
+export type { CliDependencies, CliEnv, CliIo };
 
 export const USAGE = [
   'usage: npm run migrate [-- --dry-run]',
